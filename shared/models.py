@@ -1,0 +1,112 @@
+"""Request bodies and their validation rules (DESIGN.md, "Validation")."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+MemoryType = Literal[
+    "fact", "preference", "goal", "decision", "artifact", "learning", "event",
+    "instruction", "relationship", "context", "observation", "commitment", "error",
+]
+Provenance = Literal[
+    "explicit_statement", "inferred", "observed", "validated", "corrected", "imported",
+]
+
+AGENT_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+MAX_CONTENT = 10_000
+MAX_TITLE = 100
+MAX_TAGS = 20
+MAX_TAG_LEN = 64
+MAX_SOURCE = 100
+MAX_BATCH = 100
+MAX_RECALL_LIMIT = 100
+
+# Tags are stored in one RediSearch TAG field separated by commas.
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                       max_length=MAX_TAG_LEN, pattern=r"^[^,]+$")]
+
+
+class Body(BaseModel):
+    # Unknown fields and wrong types are the client's mistake, named in the answer.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class AgentCreate(Body):
+    agent_id: str = Field(pattern=AGENT_ID_RE.pattern)
+    description: str | None = Field(default=None, max_length=1000)
+    # The agent's memory pattern, as MEMANTO's own clients send it.
+    pattern: Literal["support", "project", "tool"] = "support"
+
+
+class ActivateBody(Body):
+    duration_hours: float | None = Field(default=None, gt=0, le=24 * 30)
+
+
+class MemoryIn(Body):
+    content: str = Field(min_length=1, max_length=MAX_CONTENT)
+    type: MemoryType = "fact"
+    title: str | None = Field(default=None, max_length=MAX_TITLE)
+    confidence: float = Field(default=0.8, ge=0.0, le=1.0)
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
+    source: str = Field(default="agent", min_length=1, max_length=MAX_SOURCE)
+    provenance: Provenance = "explicit_statement"
+
+    @field_validator("content")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("content must not be blank")
+        return value
+
+
+class BatchIn(BaseModel):
+    # Items are validated one by one so that one bad item does not sink the batch.
+    model_config = ConfigDict(extra="forbid", strict=True)
+    memories: list[object] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+def parse_time(value: str | float | int, *, end_of_day: bool = False) -> float:
+    """ISO 8601 time or date (UTC when no zone is given), or epoch seconds -> epoch seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected an ISO 8601 time or epoch seconds")
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return moment.timestamp() + (86_400 - 1e-6 if end_of_day else 0.0)
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"not an ISO 8601 time: {value!r}") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+class RecallIn(Body):
+    query: str = Field(min_length=1, max_length=MAX_CONTENT)
+    limit: int = Field(default=10, ge=1, le=MAX_RECALL_LIMIT)
+    min_similarity: float | None = Field(default=None, ge=0.0, le=1.0)
+    type: list[MemoryType] | None = Field(default=None, max_length=13)
+    tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
+    created_after: str | float | None = None
+    created_before: str | float | None = None
+
+    @field_validator("created_after", "created_before")
+    @classmethod
+    def _time(cls, value: str | float | None) -> str | float | None:
+        if value is not None:
+            parse_time(value)
+        return value
+
+
+def derive_title(content: str) -> str:
+    """First line of the content, whitespace folded, cut to the title's limit."""
+    line = next((ln for ln in content.splitlines() if ln.strip()), content)
+    line = " ".join(line.split())
+    return line if len(line) <= MAX_TITLE else line[: MAX_TITLE - 3].rstrip() + "..."

@@ -1,0 +1,69 @@
+"""Redis connections, and the check that the server has what the service needs."""
+
+from __future__ import annotations
+
+import time
+
+import redis
+import redis.asyncio as aredis
+
+from shared.errors import Unavailable
+
+REQUIRED_MODULES = {"search": "the Query Engine (RediSearch)", "ReJSON": "JSON"}
+
+
+def _describe(url: str) -> str:
+    # Never echo a password that may sit in the URL.
+    parsed = redis.connection.parse_url(url)
+    return f"{parsed.get('host', 'localhost')}:{parsed.get('port', 6379)}"
+
+
+def _missing_modules(modules: list[dict]) -> list[str]:
+    names = {(m.get(b"name") or m.get("name") or b"") for m in modules}
+    names = {n.decode() if isinstance(n, bytes) else n for n in names}
+    return [label for name, label in REQUIRED_MODULES.items() if name not in names]
+
+
+def connect(url: str, wait_seconds: float = 0.0) -> redis.Redis:
+    """A checked synchronous client; waits up to `wait_seconds` for Redis to come up."""
+    client = redis.Redis.from_url(url, health_check_interval=30)
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            modules = client.module_list()
+            break
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            if time.monotonic() >= deadline:
+                raise Unavailable(f"cannot reach Redis at {_describe(url)}: {exc}") from exc
+            time.sleep(0.25)
+        except redis.ResponseError as exc:
+            raise Unavailable(f"Redis at {_describe(url)} refused MODULE LIST: {exc}") from exc
+    missing = _missing_modules(modules)
+    if missing:
+        raise Unavailable(
+            f"Redis at {_describe(url)} lacks {', '.join(missing)}; use Redis 8, Redis Stack "
+            ">= 7.2, or the embedded server (`memanto redis-server`)"
+        )
+    return client
+
+
+async def connect_async(url: str, wait_seconds: float = 0.0) -> aredis.Redis:
+    """A checked asyncio client for the web process."""
+    import asyncio
+
+    client = aredis.Redis.from_url(url, health_check_interval=30)
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            modules = await client.module_list()
+            break
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            if time.monotonic() >= deadline:
+                await client.aclose()
+                raise Unavailable(f"cannot reach Redis at {_describe(url)}: {exc}") from exc
+            await asyncio.sleep(0.25)
+    missing = _missing_modules(modules)
+    if missing:
+        await client.aclose()
+        raise Unavailable(f"Redis at {_describe(url)} lacks {', '.join(missing)}")
+    return client

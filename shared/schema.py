@@ -1,0 +1,78 @@
+"""The memory index, as data: one RediSearch index over every agent's memories."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redisvl.index import AsyncSearchIndex, SearchIndex
+from redisvl.schema import IndexSchema
+
+from shared import keys
+
+# Fields returned by recall and reads; the vector itself is never sent back.
+MEMORY_FIELDS = [
+    "memory_id", "agent_id", "namespace", "content", "title", "type", "tags", "source",
+    "provenance", "status", "session_id", "created_at", "updated_at", "confidence",
+]
+
+
+def memory_schema(dims: int) -> IndexSchema:
+    exact = {"case_sensitive": True}
+    return IndexSchema.from_dict({
+        "index": {
+            "name": keys.MEMORY_INDEX,
+            "prefix": keys.MEMORY_PREFIX,
+            "storage_type": "hash",
+        },
+        "fields": [
+            {"name": "memory_id", "type": "tag", "attrs": exact},
+            {"name": "agent_id", "type": "tag", "attrs": exact},
+            {"name": "namespace", "type": "tag", "attrs": exact},
+            {"name": "session_id", "type": "tag", "attrs": exact},
+            {"name": "type", "type": "tag"},
+            {"name": "tags", "type": "tag", "attrs": {"separator": ","}},
+            {"name": "source", "type": "tag"},
+            {"name": "provenance", "type": "tag"},
+            {"name": "status", "type": "tag"},
+            {"name": "content", "type": "text"},
+            {"name": "title", "type": "text"},
+            # Not SORTABLE: RediSearch would answer these from its sort vector with
+            # fewer digits than the hash holds (sorting by them works all the same).
+            {"name": "created_at", "type": "numeric"},
+            {"name": "updated_at", "type": "numeric"},
+            {"name": "confidence", "type": "numeric"},
+            {
+                "name": "embedding",
+                "type": "vector",
+                "attrs": {
+                    "dims": dims,
+                    "algorithm": "hnsw",
+                    "distance_metric": "cosine",
+                    "datatype": "float32",
+                },
+            },
+        ],
+    })
+
+
+def ensure_index(client: Any, dims: int) -> SearchIndex:
+    """Create the index unless it exists; several processes may race here harmlessly."""
+    index = SearchIndex(memory_schema(dims), redis_client=client)
+    if not index.exists():
+        try:
+            index.create(overwrite=False)
+        except Exception as exc:  # RedisVL wraps the server's reply in its own error types
+            if "already exists" not in str(exc).lower():
+                raise
+    return index
+
+
+async def ensure_index_async(client: Any, dims: int) -> AsyncSearchIndex:
+    index = AsyncSearchIndex(memory_schema(dims), redis_client=client)
+    if not await index.exists():
+        try:
+            await index.create(overwrite=False)
+        except Exception as exc:
+            if "already exists" not in str(exc).lower():
+                raise
+    return index

@@ -1,0 +1,129 @@
+"""Sessions: one live session per agent, a JWT to prove it, Redis to say it is still live."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from shared import keys, scripts
+from shared.agents import namespace
+from shared.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from shared.timefmt import iso
+from shared.tokens import SessionClaims, TokenSigner
+
+MAX_EXTEND_HOURS = 24 * 30
+
+
+def _decode(raw: dict) -> dict[str, str]:
+    return {k.decode(): v.decode() for k, v in raw.items()}
+
+
+def ensure_live(claims: SessionClaims, live_sid: bytes | str | None) -> None:
+    """Refuse a token whose session has expired, ended, or been replaced."""
+    if isinstance(live_sid, bytes):
+        live_sid = live_sid.decode()
+    if live_sid == claims.session_id:
+        return
+    if live_sid is None and claims.expires_at <= time.time():
+        raise Unauthorized("session expired; activate the agent again")
+    raise Unauthorized("session is no longer active (expired, deactivated or replaced)")
+
+
+def authorize(claims: SessionClaims, agent_id: str) -> None:
+    if claims.agent_id != agent_id:
+        raise Forbidden(f"this session belongs to agent {claims.agent_id!r}, not {agent_id!r}")
+
+
+class SessionStore:
+    def __init__(self, redis: Any, signer: TokenSigner, default_hours: float) -> None:
+        self.redis = redis
+        self.signer = signer
+        self.default_hours = default_hours
+        self._activate = redis.register_script(scripts.ACTIVATE)
+        self._extend = redis.register_script(scripts.EXTEND)
+        self._deactivate = redis.register_script(scripts.DEACTIVATE)
+
+    async def activate(self, agent_id: str, hours: float | None) -> dict:
+        hours = self.default_hours if hours is None else hours
+        now = time.time()
+        expires = now + hours * 3600
+        claims = SessionClaims(agent_id, str(uuid.uuid4()), namespace(agent_id), now, expires)
+        ok = await self._activate(
+            keys=[keys.agent(agent_id), keys.session(agent_id)],
+            args=[claims.session_id, repr(now), repr(expires), int(expires * 1000)],
+        )
+        if not ok:
+            raise NotFound(f"agent {agent_id!r} not found")
+        return {
+            "session_id": claims.session_id,
+            "session_token": self.signer.issue(claims),
+            "agent_id": agent_id,
+            "namespace": claims.namespace,
+            "started_at": iso(now),
+            "expires_at": iso(expires),
+            "duration_hours": hours,
+            "status": "active",
+        }
+
+    async def check(self, claims: SessionClaims) -> None:
+        ensure_live(claims, await self.redis.hget(keys.session(claims.agent_id), "sid"))
+
+    async def info(self, claims: SessionClaims) -> dict:
+        record = _decode(await self.redis.hgetall(keys.session(claims.agent_id)))
+        ensure_live(claims, record.get("sid"))
+        expires = float(record["expires_at"])
+        return {
+            "agent_id": claims.agent_id,
+            "session_id": claims.session_id,
+            "namespace": claims.namespace,
+            "created_at": iso(record["started_at"]),
+            "started_at": iso(record["started_at"]),
+            "expires_at": iso(expires),
+            "seconds_remaining": max(0, int(expires - time.time())),
+            "memories_created": int(record.get("memories_created", 0)),
+            "status": "active",
+        }
+
+    async def extend(self, claims: SessionClaims, hours: float) -> dict:
+        if not 0 < hours <= MAX_EXTEND_HOURS:
+            raise InvalidInput(f"extend_hours must be > 0 and <= {MAX_EXTEND_HOURS}")
+        record = _decode(await self.redis.hgetall(keys.session(claims.agent_id)))
+        ensure_live(claims, record.get("sid"))
+        previous = float(record["expires_at"])
+        expires = max(previous, time.time()) + hours * 3600
+        ok = await self._extend(keys=[keys.session(claims.agent_id)],
+                                args=[claims.session_id, repr(expires), int(expires * 1000)])
+        ensure_live(claims, claims.session_id if ok else None)
+        renewed = SessionClaims(claims.agent_id, claims.session_id, claims.namespace,
+                                time.time(), expires)
+        return {
+            "agent_id": claims.agent_id,
+            "session_id": claims.session_id,
+            "previous_expires_at": iso(previous),
+            "expires_at": iso(expires),
+            "extended_hours": hours,
+            # The old token keeps working; this one carries the new expiry in its claims.
+            "session_token": self.signer.issue(renewed),
+            "status": "active",
+        }
+
+    async def deactivate(self, agent_id: str, claims: SessionClaims | None = None) -> dict:
+        flat = await self._deactivate(keys=[keys.session(agent_id)],
+                                      args=[claims.session_id if claims else ""])
+        record = {k.decode(): v.decode() for k, v in zip(flat[::2], flat[1::2], strict=True)}
+        if not record:
+            if claims is not None:
+                ensure_live(claims, None)
+            raise NotFound(f"agent {agent_id!r} has no active session")
+        now = time.time()
+        started = float(record["started_at"])
+        return {
+            "agent_id": agent_id,
+            "session_id": record["sid"],
+            "started_at": iso(started),
+            "ended_at": iso(now),
+            "duration_seconds": round(now - started, 3),
+            "memories_created": int(record.get("memories_created", 0)),
+            "status": "deactivated",
+        }

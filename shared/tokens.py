@@ -1,0 +1,75 @@
+"""Session tokens: JWTs signed HS256 with PyJWT.
+
+The token proves who the caller is; whether the session is still live (not expired, not
+revoked, perhaps extended) is decided by the session record in Redis, checked on every
+request. That is why `exp` is carried but not enforced here: an extended session keeps
+working with the token it already holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jwt
+
+from shared.errors import Unauthorized
+
+ALGORITHM = "HS256"
+_CACHE_LIMIT = 4096
+
+
+@dataclass(frozen=True)
+class SessionClaims:
+    agent_id: str
+    session_id: str
+    namespace: str
+    issued_at: float
+    expires_at: float
+
+
+class TokenSigner:
+    def __init__(self, secret: str) -> None:
+        self._secret = secret
+        # Verified tokens, so the hot path skips the HMAC; revocation is still checked
+        # against Redis on every request.
+        self._verified: dict[str, SessionClaims] = {}
+
+    def issue(self, claims: SessionClaims) -> str:
+        payload = {
+            "sub": claims.agent_id,
+            "sid": claims.session_id,
+            "ns": claims.namespace,
+            "iat": int(claims.issued_at),
+            "exp": int(claims.expires_at),
+            "typ": "session",
+        }
+        return jwt.encode(payload, self._secret, algorithm=ALGORITHM)
+
+    def verify(self, token: str | None) -> SessionClaims:
+        if not token:
+            raise Unauthorized("missing X-Session-Token header")
+        cached = self._verified.get(token)
+        if cached is not None:
+            return cached
+        try:
+            payload = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                options={"require": ["sub", "sid", "iat", "exp"], "verify_exp": False},
+            )
+            claims = SessionClaims(
+                agent_id=str(payload["sub"]),
+                session_id=str(payload["sid"]),
+                namespace=str(payload.get("ns", "")),
+                issued_at=float(payload["iat"]),
+                expires_at=float(payload["exp"]),
+            )
+        except (jwt.InvalidTokenError, TypeError, ValueError) as exc:
+            raise Unauthorized(f"invalid session token: {exc}") from exc
+        if payload.get("typ") != "session":
+            raise Unauthorized("invalid session token: not a session token")
+        if len(self._verified) >= _CACHE_LIMIT:
+            self._verified.clear()
+        self._verified[token] = claims
+        return claims
