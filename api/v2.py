@@ -107,8 +107,9 @@ async def batch_remember(request: Request) -> JSONResponse:
             results.append({"index": i, "status": "failed", "error": problem.message,
                             "errors": problem.errors})
     if not valid:
-        raise InvalidInput("no valid memory in the batch", [e for r in results
-                                                            for e in r["errors"]])
+        errors = [e for r in results for e in r["errors"]]
+        raise InvalidInput("no valid memory in the batch: "
+                           + "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors)
     records = await svc.memories.remember(claims, [item for _, item in valid])
     results += [{"index": i} | _queued(record)
                 for (i, _), record in zip(valid, records, strict=True)]

@@ -32,6 +32,7 @@ def load_vectorizer(name: str) -> BaseVectorizer:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     from redisvl.utils.vectorize import HFTextVectorizer
 
     return HFTextVectorizer(model=model_path(name))

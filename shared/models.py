@@ -97,6 +97,12 @@ class RecallIn(Body):
     created_after: str | float | None = None
     created_before: str | float | None = None
 
+    @field_validator("type", "tags", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        # A single value is read as a list of one.
+        return [value] if isinstance(value, str) else value
+
     @field_validator("created_after", "created_before")
     @classmethod
     def _time(cls, value: str | float | None) -> str | float | None:

@@ -1,0 +1,138 @@
+"""Recall by meaning with filters, over the real model and index."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.conftest import new_agent
+
+FACTS = [
+    ("The user prefers email over phone calls", "preference", ["contact"]),
+    ("The production database runs PostgreSQL 15 on two replicas", "fact", ["infra"]),
+    ("We decided to ship the billing feature on Friday", "decision", ["billing"]),
+    ("The user's favourite colour is dark blue", "preference", ["personal"]),
+    ("Deploys happen through GitHub Actions after review", "fact", ["infra", "ci"]),
+]
+
+
+@pytest.fixture
+def stocked(client, indexer):
+    agent = new_agent(client)
+    items = [{"content": c, "type": t, "tags": tags} for c, t, tags in FACTS]
+    reply = client.post(f"/api/v2/agents/{agent.agent_id}/batch-remember",
+                        json={"memories": items}, headers=agent.headers).json()
+    indexer.run(burst=True)
+    ids = {FACTS[r["index"]][0]: r["memory_id"] for r in reply["results"]}
+    return agent, ids
+
+
+def _recall(client, agent, **body):
+    reply = client.post(f"/api/v2/agents/{agent.agent_id}/recall", json=body,
+                        headers=agent.headers)
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+def test_best_match_first_with_the_answer_shape(client, stocked):
+    agent, ids = stocked
+    body = _recall(client, agent, query="how should I contact the user?")
+    assert body["query"] == "how should I contact the user?"
+    assert body["count"] == len(body["memories"]) == 5
+    top = body["memories"][0]
+    assert top["memory_id"] == ids[FACTS[0][0]]
+    assert set(top) == {"memory_id", "content", "title", "type", "confidence", "tags", "source",
+                        "provenance", "created_at", "similarity"}
+    sims = [m["similarity"] for m in body["memories"]]
+    assert sims == sorted(sims, reverse=True)
+    assert all(0.0 <= s <= 1.0 for s in sims)
+    db = _recall(client, agent, query="which database engine do we use?")
+    assert db["memories"][0]["memory_id"] == ids[FACTS[1][0]]
+
+
+def test_limit_and_min_similarity(client, stocked):
+    agent, _ = stocked
+    assert _recall(client, agent, query="colour", limit=2)["count"] == 2
+    everything = _recall(client, agent, query="favourite colour")["memories"]
+    cut = everything[1]["similarity"]
+    strict = _recall(client, agent, query="favourite colour", min_similarity=cut)["memories"]
+    assert len(strict) >= 2
+    assert all(m["similarity"] >= cut for m in strict)
+    assert len(strict) < len(everything)
+    assert _recall(client, agent, query="favourite colour", min_similarity=1.0)["count"] == 0
+
+
+def test_filters_by_type_and_tags(client, stocked):
+    agent, ids = stocked
+    prefs = _recall(client, agent, query="anything", type=["preference"])["memories"]
+    assert {m["memory_id"] for m in prefs} == {ids[FACTS[0][0]], ids[FACTS[3][0]]}
+    infra = _recall(client, agent, query="anything", tags=["infra"])["memories"]
+    assert {m["memory_id"] for m in infra} == {ids[FACTS[1][0]], ids[FACTS[4][0]]}
+    both = _recall(client, agent, query="anything", type=["fact", "decision"], tags=["ci"])
+    assert [m["memory_id"] for m in both["memories"]] == [ids[FACTS[4][0]]]
+    assert _recall(client, agent, query="anything", type="goal")["count"] == 0
+
+
+def test_filters_by_creation_time(client, indexer):
+    agent = new_agent(client)
+    url = f"/api/v2/agents/{agent.agent_id}/remember"
+    client.post(url, json={"content": "an older note about lunch"}, headers=agent.headers)
+    time.sleep(1.1)
+    middle = datetime.now(UTC).isoformat()
+    time.sleep(0.1)
+    newer = client.post(url, json={"content": "a newer note about lunch"},
+                        headers=agent.headers).json()["memory_id"]
+    indexer.run(burst=True)
+    after = _recall(client, agent, query="lunch", created_after=middle)["memories"]
+    assert [m["memory_id"] for m in after] == [newer]
+    before = _recall(client, agent, query="lunch", created_before=middle)["memories"]
+    assert [m["content"] for m in before] == ["an older note about lunch"]
+    today = datetime.now(UTC).date().isoformat()
+    assert _recall(client, agent, query="lunch", created_before=today)["count"] == 2
+    assert _recall(client, agent, query="lunch", created_after="2999-01-01")["count"] == 0
+
+
+def test_only_the_calling_agents_memories(client, indexer, stocked):
+    agent, _ = stocked
+    other = new_agent(client)
+    client.post(f"/api/v2/agents/{other.agent_id}/remember",
+                json={"content": "The user prefers email over phone calls"},
+                headers=other.headers)
+    indexer.run(burst=True)
+    mine = _recall(client, agent, query="email", limit=100)["memories"]
+    assert len(mine) == 5
+    theirs = _recall(client, other, query="database replicas", limit=100)["memories"]
+    assert len(theirs) == 1
+    fresh = new_agent(client)
+    assert _recall(client, fresh, query="email")["count"] == 0
+
+
+def test_queued_memories_are_not_recalled_until_indexed(client, indexer):
+    agent = new_agent(client)
+    client.post(f"/api/v2/agents/{agent.agent_id}/remember", json={"content": "pending note"},
+                headers=agent.headers)
+    assert _recall(client, agent, query="pending note")["count"] == 0
+    indexer.run(burst=True)
+    assert _recall(client, agent, query="pending note")["count"] == 1
+
+
+@pytest.mark.parametrize("body, field", [
+    ({}, "query"),
+    ({"query": ""}, "query"),
+    ({"query": "x", "limit": 0}, "limit"),
+    ({"query": "x", "limit": 101}, "limit"),
+    ({"query": "x", "limit": "ten"}, "limit"),
+    ({"query": "x", "min_similarity": 1.2}, "min_similarity"),
+    ({"query": "x", "type": ["rumour"]}, "type"),
+    ({"query": "x", "tags": "a,b"}, "tags"),
+    ({"query": "x", "created_after": "yesterday"}, "created_after"),
+    ({"query": "x", "created_before": "2024-13-45"}, "created_before"),
+    ({"query": "x", "sort": "new"}, "sort"),
+])
+def test_bad_recall_bodies_are_named(client, agent, body, field):
+    reply = client.post(f"/api/v2/agents/{agent.agent_id}/recall", json=body,
+                        headers=agent.headers)
+    assert reply.status_code == 422
+    assert field in reply.json()["detail"]
