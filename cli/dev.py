@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -66,18 +67,21 @@ def run(env_file: str) -> None:
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
     port = redis.connection.parse_url(env["REDIS_URL"]).get("port", 6379)
+    # Redis runs in its own session so that Ctrl-C reaches the Procfile processes first;
+    # it is stopped last, once they have finished with it.
     redis_proc = subprocess.Popen(
         [str(Path(bin_dir) / "memanto"), "redis-server", "--port", str(port),
-         "--data-dir", ".data/redis"], env=env)
+         "--data-dir", ".data/redis"], env=env, start_new_session=True)
     try:
         wait_for_redis(env["REDIS_URL"])
         print(f"\nMEMANTO API:  http://{env['HOST']}:{env['PORT']}\n"
               f"Admin API key: {env['MEMANTO_API_KEY']}   (kept in {path})\n"
               f"Redis:        {env['REDIS_URL']} (data in .data/redis)\n", flush=True)
-        subprocess.run([str(Path(bin_dir) / "honcho"), "start", "-f", "Procfile",
-                        "-e", str(path)], env=env, check=False)
-    except KeyboardInterrupt:
-        pass
+        honcho = subprocess.Popen([str(Path(bin_dir) / "honcho"), "start", "-f", "Procfile",
+                                   "-e", str(path)], env=env)
+        # honcho receives the terminal's Ctrl-C itself and stops its processes gracefully.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        honcho.wait()
     finally:
         redis_proc.terminate()
         redis_proc.wait(timeout=30)
