@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from starlette.requests import Request
 
 from api.services import Services
+from shared.sessions import authorize
 from shared.tokens import SessionClaims
 
 
@@ -24,3 +27,34 @@ async def require_api_key(request: Request) -> str:
 def session_claims(request: Request) -> SessionClaims:
     """Verify the X-Session-Token signature (liveness is checked with the request's work)."""
     return services(request).signer.verify(request.headers.get("x-session-token"))
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: an API key (by name), or an agent through its live session."""
+
+    key_name: str | None = None
+    claims: SessionClaims | None = None
+
+    @property
+    def agent_id(self) -> str | None:
+        return self.claims.agent_id if self.claims else None
+
+
+async def key_or_session(request: Request) -> Caller:
+    """An API key when one is sent, else the session token, checked live in Redis."""
+    if bearer(request) is not None or "x-session-token" not in request.headers:
+        return Caller(key_name=await require_api_key(request))
+    claims = session_claims(request)
+    await services(request).sessions.check(claims)
+    return Caller(claims=claims)
+
+
+async def agent_access(request: Request, agent_id: str) -> Caller:
+    """An API key, or the session of this very agent (403 for another agent's token)."""
+    caller = await key_or_session(request)
+    if caller.claims is not None:
+        authorize(caller.claims, agent_id)
+    else:
+        await services(request).agents.require(agent_id)
+    return caller

@@ -89,7 +89,7 @@ async def remember(request: Request) -> JSONResponse:
     claims = _agent_session(request)
     svc = services(request)
     item = await parse(request, MemoryIn, svc.settings.max_body_bytes)
-    (record,) = await svc.memories.remember(claims, [item])
+    (record,) = await svc.memories.remember(claims.agent_id, [item], claims)
     return JSONResponse(_queued(record))
 
 
@@ -110,7 +110,8 @@ async def batch_remember(request: Request) -> JSONResponse:
         errors = [e for r in results for e in r["errors"]]
         raise InvalidInput("no valid memory in the batch: "
                            + "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors)
-    records = await svc.memories.remember(claims, [item for _, item in valid])
+    records = await svc.memories.remember(claims.agent_id, [item for _, item in valid],
+                                           claims)
     results += [{"index": i} | _queued(record)
                 for (i, _), record in zip(valid, records, strict=True)]
     results.sort(key=lambda r: r["index"])
@@ -124,7 +125,8 @@ async def batch_remember(request: Request) -> JSONResponse:
 
 async def get_memory(request: Request) -> JSONResponse:
     claims = _agent_session(request)
-    memory = await services(request).memories.get(claims, request.path_params["memory_id"])
+    memory = await services(request).memories.get(claims.agent_id,
+                                                   request.path_params["memory_id"], claims)
     return JSONResponse(memory)
 
 
@@ -134,7 +136,7 @@ async def recall(request: Request) -> JSONResponse:
     body = await parse(request, RecallIn, svc.settings.max_body_bytes)
     await svc.sessions.check(claims)
     vector = await svc.embed(body.query)
-    return JSONResponse(await svc.memories.recall(claims, body, vector))
+    return JSONResponse(await svc.memories.recall(claims.agent_id, body, vector))
 
 
 def _queued(record: dict) -> dict:

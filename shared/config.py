@@ -50,6 +50,14 @@ class Settings:
     # Embeddings: a local sentence-transformers model by default.
     embed_model: str = "all-MiniLM-L6-v2"
     max_body_bytes: int = 2 * 1024 * 1024
+    # Short-term memory: newest entries kept per session, and idle time before it expires.
+    stm_max_entries: int = 200
+    stm_idle_seconds: int = 24 * 3600
+    # Swarm facts: TTL when none is asked for, and the most that may be asked for.
+    swarm_default_ttl: int = 3600
+    swarm_max_ttl: int = 7 * 24 * 3600
+    # Scheduler: how long the leader's lock lives without renewal.
+    scheduler_lock_ms: int = 5000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -66,6 +74,14 @@ class Settings:
             max_backlog=_int(env, "MEMANTO_MAX_BACKLOG", cls.max_backlog),
             embed_model=env.get("MEMANTO_EMBED_MODEL") or cls.embed_model,
             max_body_bytes=_int(env, "MEMANTO_MAX_BODY_BYTES", cls.max_body_bytes, minimum=1024),
+            stm_max_entries=_int(env, "MEMANTO_STM_MAX_ENTRIES", cls.stm_max_entries, minimum=1),
+            stm_idle_seconds=_int(env, "MEMANTO_STM_IDLE_SECONDS", cls.stm_idle_seconds,
+                                  minimum=1),
+            swarm_default_ttl=_int(env, "MEMANTO_SWARM_DEFAULT_TTL", cls.swarm_default_ttl,
+                                   minimum=1),
+            swarm_max_ttl=_int(env, "MEMANTO_SWARM_MAX_TTL", cls.swarm_max_ttl, minimum=1),
+            scheduler_lock_ms=_int(env, "MEMANTO_SCHEDULER_LOCK_MS", cls.scheduler_lock_ms,
+                                   minimum=500),
         )
 
     def require_secrets(self) -> None:

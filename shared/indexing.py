@@ -78,7 +78,7 @@ def document(record: dict, vector: bytes, now: float) -> list[Any]:
         "updated_at", repr(now),
         "confidence", repr(float(record.get("confidence", 0.8))),
         "embedding", vector,
-    ]
+    ] + (["metadata", json.dumps(record["metadata"])] if record.get("metadata") else [])
 
 
 def consumer_name() -> str:

@@ -46,3 +46,19 @@ def queued(agent_id: str, memory_id: str) -> str:
     """Hash: a memory accepted but not yet indexed, kept outside the index's prefix so the
     front door's write does not make RediSearch index text inside the request."""
     return f"q:{{{agent_id}}}:{memory_id}"
+
+
+def stm(agent_id: str, session_id: str) -> str:
+    """List of JSON entries {id, role, content, timestamp}: one short-term memory session,
+    newest last, capped and expiring when idle."""
+    return f"stm:{{{agent_id}}}:{session_id}"
+
+
+def stm_seq(agent_id: str, session_id: str) -> str:
+    """Counter giving the session's STM entries their ids (1, 2, ...)."""
+    return f"stm:{{{agent_id}}}:{session_id}:seq"
+
+
+def stm_current(agent_id: str) -> str:
+    """String: the agent's most recently written STM session, expiring with it."""
+    return f"stm:{{{agent_id}}}:current"

@@ -12,6 +12,7 @@ from redisvl.query import VectorQuery
 from redisvl.query.filter import FilterExpression, Num, Tag
 
 from shared import keys, scripts
+from shared.agents import namespace
 from shared.errors import Busy, NotFound
 from shared.models import MemoryIn, RecallIn, derive_title, parse_time
 from shared.schema import MEMORY_FIELDS
@@ -20,16 +21,17 @@ from shared.timefmt import iso
 from shared.tokens import SessionClaims
 
 MEMORY_ID_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
-_SESSION_GONE, _SESSION_REPLACED, _BACKLOG_FULL = 1, 2, 3
+_SESSION_GONE, _SESSION_REPLACED, _BACKLOG_FULL, _NO_AGENT = 1, 2, 3, 4
 
 
-def new_record(claims: SessionClaims, item: MemoryIn, now: float) -> dict:
+def new_record(agent_id: str, session_id: str | None, item: MemoryIn, now: float,
+               metadata: dict | None = None) -> dict:
     """The memory as it travels through the stream to the worker."""
-    return {
+    record = {
         "memory_id": str(uuid.uuid4()),
-        "agent_id": claims.agent_id,
-        "namespace": claims.namespace,
-        "session_id": claims.session_id,
+        "agent_id": agent_id,
+        "namespace": namespace(agent_id),
+        "session_id": session_id or "",
         "content": item.content,
         "title": item.title or derive_title(item.content),
         "type": item.type,
@@ -39,6 +41,9 @@ def new_record(claims: SessionClaims, item: MemoryIn, now: float) -> dict:
         "provenance": item.provenance,
         "created_at": now,
     }
+    if metadata:
+        record["metadata"] = metadata
+    return record
 
 
 def public(record: dict, status: str) -> dict:
@@ -60,7 +65,11 @@ def public(record: dict, status: str) -> dict:
         "provenance": record["provenance"],
         "created_at": iso(record["created_at"]),
         "status": status,
-    }
+    } | ({"metadata": _metadata(record["metadata"])} if record.get("metadata") else {})
+
+
+def _metadata(value: dict | str) -> dict:
+    return json.loads(value) if isinstance(value, str) else value
 
 
 class MemoryStore:
@@ -72,36 +81,61 @@ class MemoryStore:
         self.max_backlog = max_backlog
         self._remember = redis.register_script(scripts.REMEMBER)
 
-    async def remember(self, claims: SessionClaims, items: list[MemoryIn]) -> list[dict]:
-        """Queue memories in one round trip that also checks the session and the backlog."""
+    async def remember(
+        self,
+        agent_id: str,
+        items: list[MemoryIn],
+        session: SessionClaims | None = None,
+        metadata: list[dict | None] | None = None,
+    ) -> list[dict]:
+        """Queue memories in one round trip that also checks the caller's session (or, for
+        an API-key caller, that the agent exists) and the backlog bound."""
         now = time.time()
-        records = [new_record(claims, item, now) for item in items]
-        agent_id = claims.agent_id
+        session_id = session.session_id if session else None
+        extras = metadata or [None] * len(items)
+        records = [new_record(agent_id, session_id, item, now, extra)
+                   for item, extra in zip(items, extras, strict=True)]
         script_keys = [keys.session(agent_id), keys.agent(agent_id),
                        keys.memory_ids(agent_id), keys.INGEST_STREAM]
-        args: list[Any] = [claims.session_id, repr(now), self.max_backlog, agent_id]
+        args: list[Any] = [session_id or "", repr(now), self.max_backlog, agent_id]
         for record in records:
             script_keys.append(keys.queued(agent_id, record["memory_id"]))
             args += [record["memory_id"], json.dumps(record, separators=(",", ":"))]
         code = await self._remember(keys=script_keys, args=args)
-        if code == _SESSION_GONE:
-            ensure_live(claims, None)
-        elif code == _SESSION_REPLACED:
-            ensure_live(claims, "")
+        if code == _SESSION_GONE and session:
+            ensure_live(session, None)
+        elif code == _SESSION_REPLACED and session:
+            ensure_live(session, "")
         elif code == _BACKLOG_FULL:
             raise Busy("the ingest backlog is full; retry shortly")
+        elif code == _NO_AGENT:
+            raise NotFound(f"agent {agent_id!r} not found")
         return records
 
-    async def get(self, claims: SessionClaims, memory_id: str) -> dict:
-        agent_id = claims.agent_id
+    async def delete(self, agent_id: str, memory_id: str) -> bool:
+        """Remove one memory, queued or indexed; False when the agent holds no such id."""
+        if not MEMORY_ID_RE.match(memory_id):
+            return False
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.srem(keys.memory_ids(agent_id), memory_id)
+            pipe.unlink(keys.memory(agent_id, memory_id), keys.queued(agent_id, memory_id))
+            held, _ = await pipe.execute()
+        return bool(held)
+
+    async def get(self, agent_id: str, memory_id: str,
+                  session: SessionClaims | None = None) -> dict:
+        """One memory, queued or indexed; with a session, its liveness is checked in the
+        same round trip."""
         if not MEMORY_ID_RE.match(memory_id):
             raise NotFound(f"memory {memory_id!r} not found")
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hget(keys.session(agent_id), "sid")
             pipe.hmget(keys.memory(agent_id, memory_id), MEMORY_FIELDS)
             pipe.hgetall(keys.queued(agent_id, memory_id))
-            live_sid, indexed, queued = await pipe.execute()
-        ensure_live(claims, live_sid)
+            if session:
+                pipe.hget(keys.session(agent_id), "sid")
+            indexed, queued, *live_sid = await pipe.execute()
+        if session:
+            ensure_live(session, live_sid[0])
         if indexed[0] is not None:
             doc = {name: (v.decode() if v is not None else None)
                    for name, v in zip(MEMORY_FIELDS, indexed, strict=True)}
@@ -113,12 +147,12 @@ class MemoryStore:
             return memory
         raise NotFound(f"memory {memory_id!r} not found")
 
-    async def recall(self, claims: SessionClaims, body: RecallIn, vector: bytes) -> dict:
+    async def recall(self, agent_id: str, body: RecallIn, vector: bytes) -> dict:
         query = VectorQuery(
             vector=vector,
             vector_field_name="embedding",
             return_fields=MEMORY_FIELDS,
-            filter_expression=recall_filter(claims.agent_id, body),
+            filter_expression=recall_filter(agent_id, body),
             num_results=body.limit,
             dtype="float32",
         )

@@ -13,6 +13,7 @@ from shared import keys
 MEMORY_FIELDS = [
     "memory_id", "agent_id", "namespace", "content", "title", "type", "tags", "source",
     "provenance", "status", "session_id", "created_at", "updated_at", "confidence",
+    "metadata",
 ]
 
 

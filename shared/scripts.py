@@ -14,14 +14,19 @@ redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 return 1
 """
 
-# Accept memories: check the session, the backlog bound, then write each queued record and
-# append it to the ingest stream. KEYS: session, agent, memory-id set, stream, then one
-# queued-record key per item. ARGV: sid, now, max backlog, agent id, then (id, json) pairs.
-# Returns 0 accepted, 1 no live session, 2 session replaced, 3 backlog full.
+# Accept memories: check the session (or, for an API-key caller who has none, that the
+# agent exists), the backlog bound, then write each queued record and append it to the
+# ingest stream. KEYS: session, agent, memory-id set, stream, then one queued-record key
+# per item. ARGV: sid or '', now, max backlog, agent id, then (id, json) pairs.
+# Returns 0 accepted, 1 no live session, 2 session replaced, 3 backlog full, 4 no agent.
 REMEMBER = """
-local sid = redis.call('HGET', KEYS[1], 'sid')
-if not sid then return 1 end
-if sid ~= ARGV[1] then return 2 end
+if ARGV[1] == '' then
+  if redis.call('EXISTS', KEYS[2]) == 0 then return 4 end
+else
+  local sid = redis.call('HGET', KEYS[1], 'sid')
+  if not sid then return 1 end
+  if sid ~= ARGV[1] then return 2 end
+end
 local bound = tonumber(ARGV[3])
 if bound > 0 and redis.call('XLEN', KEYS[4]) >= bound then return 3 end
 local n = #KEYS - 4
@@ -32,7 +37,7 @@ for i = 1, n do
   redis.call('XADD', KEYS[4], '*', 'id', id, 'agent', ARGV[4], 'data', data)
 end
 redis.call('HSET', KEYS[2], 'last_active', ARGV[2])
-redis.call('HINCRBY', KEYS[1], 'memories_created', n)
+if ARGV[1] ~= '' then redis.call('HINCRBY', KEYS[1], 'memories_created', n) end
 return 0
 """
 
@@ -81,4 +86,23 @@ if #record == 0 then return record end
 if ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'sid') ~= ARGV[1] then return {} end
 redis.call('DEL', KEYS[1])
 return record
+"""
+
+# Append short-term memory entries. KEYS: the session's list, its id counter, the agent's
+# current-session pointer. ARGV: max entries, idle seconds, session id, now, then
+# (role, content) pairs. Each entry gets the next id; the list keeps its newest max entries;
+# all three keys expire after the idle time. Returns the new entries' first id.
+STM_APPEND = """
+local first = nil
+for i = 5, #ARGV, 2 do
+  local id = redis.call('INCR', KEYS[2])
+  first = first or id
+  redis.call('RPUSH', KEYS[1], cjson.encode({id = id, role = ARGV[i], content = ARGV[i + 1],
+                                            timestamp = tonumber(ARGV[4])}))
+end
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[1]), -1)
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[2])
+return first
 """
