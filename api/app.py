@@ -11,8 +11,8 @@ from typing import Any
 
 from starlette.applications import Starlette
 
+from api import apikeys, v2, v2_lifecycle
 from api import services as services_module
-from api import v2
 from api.errors import EXCEPTION_HANDLERS
 from shared.config import ConfigError, Settings
 from shared.errors import MemantoError
@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None, vectorizer: Any = None) -> Star
             await svc.close()
 
     return Starlette(
-        routes=[*v2.routes],
+        routes=[*v2.routes, *v2_lifecycle.routes, *apikeys.routes],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

@@ -12,6 +12,7 @@ from shared.apikeys import ApiKeys
 from shared.config import Settings
 from shared.embeddings import load_vectorizer
 from shared.memories import MemoryStore
+from shared.memory_edits import MemoryEditor
 from shared.redis_conn import connect_async
 from shared.schema import ensure_index_async
 from shared.sessions import SessionStore
@@ -28,6 +29,7 @@ class Services:
     agents: AgentStore
     sessions: SessionStore
     memories: MemoryStore
+    editor: MemoryEditor
 
     async def embed(self, text: str) -> bytes:
         # The model is CPU-bound: keep it off the event loop that serves the writes.
@@ -56,4 +58,5 @@ async def build(settings: Settings, vectorizer: Any = None) -> Services:
         agents=AgentStore(redis),
         sessions=SessionStore(redis, signer, settings.session_hours),
         memories=MemoryStore(redis, index, settings.max_backlog),
+        editor=MemoryEditor(redis, index),
     )

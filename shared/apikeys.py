@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import secrets
+import time
 from typing import Any
 
 from shared import keys
-from shared.errors import Unauthorized
+from shared.errors import Conflict, NotFound, Unauthorized
+from shared.timefmt import iso
 
 ADMIN = "admin"
 
@@ -34,3 +38,32 @@ class ApiKeys:
         if name is None:
             raise Unauthorized("invalid API key")
         return name.decode()
+
+    async def create(self, name: str) -> dict:
+        """A new named key; its clear text is returned here and never again."""
+        key = "mk_" + secrets.token_urlsafe(32)
+        key_digest = digest(key)
+        meta = json.dumps({"digest": key_digest, "created_at": time.time(), "prefix": key[:7]})
+        if name == ADMIN or not await self.redis.hsetnx(keys.API_KEY_NAMES, name, meta):
+            raise Conflict(f"an API key named {name!r} already exists")
+        await self.redis.hset(keys.API_KEYS, key_digest, name)
+        return {"name": name, "api_key": key, "created_at": iso(json.loads(meta)["created_at"]),
+                "note": "store this key now: it is not shown again"}
+
+    async def list(self) -> list[dict]:
+        named = await self.redis.hgetall(keys.API_KEY_NAMES)
+        listing = []
+        for name, raw in sorted(named.items()):
+            meta = json.loads(raw)
+            listing.append({"name": name.decode(), "prefix": meta["prefix"],
+                            "created_at": iso(meta["created_at"])})
+        return listing
+
+    async def revoke(self, name: str) -> None:
+        raw = await self.redis.hget(keys.API_KEY_NAMES, name)
+        if raw is None:
+            raise NotFound(f"no API key named {name!r}")
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(keys.API_KEYS, json.loads(raw)["digest"])
+            pipe.hdel(keys.API_KEY_NAMES, name)
+            await pipe.execute()

@@ -34,6 +34,22 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
 
 
+def _intervals(env: Mapping[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    """Comma-separated whole seconds, e.g. "10,60,300"; "none" means no retries."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    if raw.strip().lower() == "none":
+        return ()
+    try:
+        values = tuple(int(part) for part in raw.split(","))
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be comma-separated whole seconds, got {raw!r}") from exc
+    if any(v < 0 for v in values) or len(values) > 25:
+        raise ConfigError(f"{name} takes at most 25 intervals of 0 or more seconds")
+    return values
+
+
 @dataclass(frozen=True)
 class Settings:
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -58,6 +74,16 @@ class Settings:
     swarm_max_ttl: int = 7 * 24 * 3600
     # Scheduler: how long the leader's lock lives without renewal.
     scheduler_lock_ms: int = 5000
+    # Scheduled prompts: schedules per agent, runs kept per schedule, inbox messages kept
+    # per agent, and inbox long-polls one web process holds open at once.
+    max_schedules: int = 100
+    schedule_runs_kept: int = 100
+    inbox_max: int = 1000
+    inbox_max_waiters: int = 50
+    # Webhooks: seconds per attempt, and the pauses before each retry (their count is the
+    # number of retries).
+    webhook_timeout: float = 10.0
+    webhook_retry_intervals: tuple[int, ...] = (10, 60, 300)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -82,6 +108,15 @@ class Settings:
             swarm_max_ttl=_int(env, "MEMANTO_SWARM_MAX_TTL", cls.swarm_max_ttl, minimum=1),
             scheduler_lock_ms=_int(env, "MEMANTO_SCHEDULER_LOCK_MS", cls.scheduler_lock_ms,
                                    minimum=500),
+            max_schedules=_int(env, "MEMANTO_MAX_SCHEDULES", cls.max_schedules, minimum=1),
+            schedule_runs_kept=_int(env, "MEMANTO_SCHEDULE_RUNS_KEPT", cls.schedule_runs_kept,
+                                    minimum=1),
+            inbox_max=_int(env, "MEMANTO_INBOX_MAX", cls.inbox_max, minimum=10),
+            inbox_max_waiters=_int(env, "MEMANTO_INBOX_MAX_WAITERS", cls.inbox_max_waiters,
+                                   minimum=1),
+            webhook_timeout=_float(env, "MEMANTO_WEBHOOK_TIMEOUT", cls.webhook_timeout),
+            webhook_retry_intervals=_intervals(env, "MEMANTO_WEBHOOK_RETRY_INTERVALS",
+                                               cls.webhook_retry_intervals),
         )
 
     def require_secrets(self) -> None:

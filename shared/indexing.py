@@ -21,6 +21,7 @@ from typing import Any
 import redis
 
 from shared import keys, scripts
+from shared.schema import indexed_times
 
 log = logging.getLogger("memanto.ingest")
 
@@ -61,8 +62,9 @@ def decode_entry(entry_id: bytes | str, raw: dict) -> Entry:
 
 
 def document(record: dict, vector: bytes, now: float) -> list[Any]:
-    """Field/value pairs of the indexed memory hash."""
-    return [
+    """Field/value pairs of the live, indexed memory hash."""
+    created = float(record["created_at"])
+    fields: list[Any] = [
         "memory_id", record["memory_id"],
         "agent_id", record["agent_id"],
         "namespace", record.get("namespace", f"memanto_agent_{record['agent_id']}"),
@@ -74,11 +76,23 @@ def document(record: dict, vector: bytes, now: float) -> list[Any]:
         "source", record.get("source", "agent"),
         "provenance", record.get("provenance", "explicit_statement"),
         "status", "indexed",
-        "created_at", repr(float(record["created_at"])),
-        "updated_at", repr(now),
+        "kind", "live",
+        "lifecycle", record.get("lifecycle", "active"),
+        "event", record.get("event", "created"),
+        "version", int(record.get("version", 1)),
+        "created_at", repr(created),
+        "updated_at", repr(float(record.get("updated_at", created))),
+        "valid_from", repr(float(record.get("updated_at", created))),
+        "valid_to", repr(keys.FOREVER),
+        "indexed_at", repr(now),
         "confidence", repr(float(record.get("confidence", 0.8))),
         "embedding", vector,
-    ] + (["metadata", json.dumps(record["metadata"])] if record.get("metadata") else [])
+    ]
+    if record.get("metadata"):
+        fields += ["metadata", json.dumps(record["metadata"])]
+    for name, value in indexed_times(dict(zip(fields[::2], fields[1::2], strict=True))).items():
+        fields += [name, value]
+    return fields
 
 
 def consumer_name() -> str:
@@ -215,7 +229,8 @@ class Indexer:
                 self._index_memory(
                     keys=[keys.queued(entry.agent_id, entry.memory_id),
                           keys.memory(entry.agent_id, entry.memory_id)],
-                    args=document(entry.record, vector, now),
+                    args=[int(entry.record.get("version", 1)),
+                          *document(entry.record, vector, now)],
                     client=pipe,
                 )
             pipe.xack(keys.INGEST_STREAM, keys.INGEST_GROUP, *ids)

@@ -17,9 +17,21 @@ DEAD_LETTER_STREAM = "memanto:ingest:dead"
 INGEST_ERRORS = "memanto:ingest:errors"
 # Hash: SHA-256 digest of a named API key -> its name.
 API_KEYS = "memanto:apikeys"
+# Hash: name of a named API key -> JSON {digest, created_at, prefix} (never the key).
+API_KEY_NAMES = "memanto:apikey:names"
+# RQ queue the `jobs` process works (scheduled-prompt delivery, webhooks).
+JOBS_QUEUE = "memanto"
+# Sorted set: "agent/schedule" -> the schedule's next fire time (epoch seconds).
+SCHEDULES_DUE = "memanto:schedules:due"
+# String with a TTL: the token of the scheduler process that leads (fires schedules).
+SCHEDULER_LEADER = "memanto:scheduler:leader"
 # RediSearch index over the memory documents, and the key prefix it watches.
 MEMORY_INDEX = "memanto:memories"
 MEMORY_PREFIX = "mem:"
+# Earlier versions of memories live under this prefix, in the same index.
+VERSION_PREFIX = "ver:"
+# A live document's valid_to: "still current" (year 3000).
+FOREVER = 32503680000.0
 
 
 def agent(agent_id: str) -> str:
@@ -42,6 +54,22 @@ def memory(agent_id: str, memory_id: str) -> str:
     return f"{MEMORY_PREFIX}{{{agent_id}}}:{memory_id}"
 
 
+def version(agent_id: str, memory_id: str, number: int) -> str:
+    """Hash: a superseded version of a memory (with its vector), valid over
+    [valid_from, valid_to); indexed, so that as-of recall can find it."""
+    return f"{VERSION_PREFIX}{{{agent_id}}}:{memory_id}:{number}"
+
+
+def version_keys(agent_id: str) -> str:
+    """Set: every version key of the agent, so clearing the agent reaches them all."""
+    return f"vers:{{{agent_id}}}"
+
+
+def tombstone(agent_id: str, memory_id: str) -> str:
+    """Hash: when a memory was deleted and its last version number (history survives)."""
+    return f"tomb:{{{agent_id}}}:{memory_id}"
+
+
 def queued(agent_id: str, memory_id: str) -> str:
     """Hash: a memory accepted but not yet indexed, kept outside the index's prefix so the
     front door's write does not make RediSearch index text inside the request."""
@@ -62,3 +90,28 @@ def stm_seq(agent_id: str, session_id: str) -> str:
 def stm_current(agent_id: str) -> str:
     """String: the agent's most recently written STM session, expiring with it."""
     return f"stm:{{{agent_id}}}:current"
+
+
+def schedule(agent_id: str, name: str) -> str:
+    """Hash: one cron schedule (cron, prompt, timezone, webhook, secret, next_run, ...)."""
+    return f"sched:{{{agent_id}}}:{name}"
+
+
+def schedules(agent_id: str) -> str:
+    """Sorted set: the agent's schedule names, scored by creation time."""
+    return f"scheds:{{{agent_id}}}"
+
+
+def schedule_runs(agent_id: str, name: str) -> str:
+    """Sorted set: the scheduled times (epoch seconds) of a schedule's kept runs."""
+    return f"runs:{{{agent_id}}}:{name}"
+
+
+def schedule_run(agent_id: str, name: str, scheduled_for: int) -> str:
+    """Hash: one fire of a schedule (fired_at, status, inbox id, webhook outcome)."""
+    return f"run:{{{agent_id}}}:{name}:{scheduled_for}"
+
+
+def inbox(agent_id: str) -> str:
+    """Stream: prompts fired at the agent, capped at the newest few thousand."""
+    return f"inbox:{{{agent_id}}}"

@@ -8,7 +8,7 @@ import time
 import uuid
 from typing import Any
 
-from redisvl.query import VectorQuery
+from redisvl.query import FilterQuery, VectorQuery
 from redisvl.query.filter import FilterExpression, Num, Tag
 
 from shared import keys, scripts
@@ -40,6 +40,10 @@ def new_record(agent_id: str, session_id: str | None, item: MemoryIn, now: float
         "source": item.source,
         "provenance": item.provenance,
         "created_at": now,
+        "updated_at": now,
+        "lifecycle": "active",
+        "version": 1,
+        "event": "created",
     }
     if metadata:
         record["metadata"] = metadata
@@ -64,7 +68,10 @@ def public(record: dict, status: str) -> dict:
         "source": record["source"],
         "provenance": record["provenance"],
         "created_at": iso(record["created_at"]),
+        "updated_at": iso(record.get("updated_at") or record["created_at"]),
         "status": status,
+        "lifecycle": record.get("lifecycle") or "active",
+        "version": int(float(record.get("version") or 1)),
     } | ({"metadata": _metadata(record["metadata"])} if record.get("metadata") else {})
 
 
@@ -93,8 +100,9 @@ class MemoryStore:
         now = time.time()
         session_id = session.session_id if session else None
         extras = metadata or [None] * len(items)
-        records = [new_record(agent_id, session_id, item, now, extra)
-                   for item, extra in zip(items, extras, strict=True)]
+        # A microsecond apart, so that the newest-first order of a batch is well defined.
+        records = [new_record(agent_id, session_id, item, now + i * 1e-6, extra)
+                   for i, (item, extra) in enumerate(zip(items, extras, strict=True))]
         script_keys = [keys.session(agent_id), keys.agent(agent_id),
                        keys.memory_ids(agent_id), keys.INGEST_STREAM]
         args: list[Any] = [session_id or "", repr(now), self.max_backlog, agent_id]
@@ -148,38 +156,74 @@ class MemoryStore:
         raise NotFound(f"memory {memory_id!r} not found")
 
     async def recall(self, agent_id: str, body: RecallIn, vector: bytes) -> dict:
-        query = VectorQuery(
-            vector=vector,
-            vector_field_name="embedding",
-            return_fields=MEMORY_FIELDS,
-            filter_expression=recall_filter(agent_id, body),
-            num_results=body.limit,
-            dtype="float32",
-        )
-        memories = []
-        for hit in await self.index.query(query):
-            # Cosine distance is 1 - cosine similarity; opposite meanings count as 0.
-            similarity = round(min(1.0, max(0.0, 1.0 - float(hit["vector_distance"]))), 6)
-            if body.min_similarity is not None and similarity < body.min_similarity:
-                continue
-            memory = public(hit, hit.get("status") or "indexed")
-            memories.append({
-                key: memory[key] for key in ("memory_id", "content", "title", "type",
-                                              "confidence", "tags", "source", "provenance",
-                                              "created_at")
-            } | {"similarity": similarity})
+        expression = live_filter(agent_id, body.status) & common_filter(body)
+        memories = await self.search(expression, vector, body.limit, body.min_similarity)
         return {"query": body.query, "memories": memories, "count": len(memories)}
 
+    async def search(self, expression: FilterExpression, vector: bytes | None, limit: int,
+                     min_similarity: float | None = None, sort_by: str = "created_ts",
+                     offset: int = 0, keep_raw_times: bool = False) -> list[dict]:
+        """Memories matching the filter: by meaning when a vector is given (best first),
+        else newest first by `sort_by`."""
+        if vector is not None:
+            query: Any = VectorQuery(
+                vector=vector, vector_field_name="embedding", return_fields=MEMORY_FIELDS,
+                filter_expression=expression, num_results=limit, dtype="float32",
+            )
+        else:
+            query = FilterQuery(filter_expression=expression, return_fields=MEMORY_FIELDS,
+                                num_results=limit)
+            query.sort_by(sort_by, asc=False)
+            query.paging(offset, limit)
+        found = []
+        for hit in await self.index.query(query):
+            similarity = None
+            if vector is not None:
+                # Cosine distance is 1 - cosine similarity; opposite meanings count as 0.
+                similarity = round(min(1.0, max(0.0, 1.0 - float(hit["vector_distance"]))), 6)
+                if min_similarity is not None and similarity < min_similarity:
+                    continue
+            found.append(recalled(hit, similarity))
+        if not keep_raw_times:
+            for memory in found:
+                memory.pop("_created")
+        return found
 
-def recall_filter(agent_id: str, body: RecallIn) -> FilterExpression:
-    """Always scoped to the caller's agent on the server side, whatever else is asked."""
-    expression = Tag("agent_id") == agent_id
-    if body.type:
+
+RECALL_FIELDS = ("memory_id", "content", "title", "type", "confidence", "tags", "source",
+                 "provenance", "created_at")
+
+
+def recalled(hit: dict, similarity: float | None) -> dict:
+    """A found memory in recall's shape, labelled with its lifecycle status."""
+    memory = public(hit, hit.get("status") or "indexed")
+    shaped = {key: memory[key] for key in RECALL_FIELDS}
+    shaped["status"] = memory["lifecycle"]
+    shaped["updated_at"] = memory["updated_at"]
+    shaped["version"] = memory["version"]
+    shaped["_created"] = float(hit["created_at"])
+    if similarity is not None:
+        shaped["similarity"] = similarity
+    return shaped
+
+
+def live_filter(agent_id: str, status: str = "active") -> FilterExpression:
+    """The agent's current memories (not earlier versions), by lifecycle status."""
+    expression = (Tag("agent_id") == agent_id) & (Tag("kind") == "live")
+    if status != "all":
+        expression &= Tag("lifecycle") == status
+    return expression
+
+
+def common_filter(body: Any) -> FilterExpression:
+    """Type, tags and creation-time filters shared by every kind of recall."""
+    expression = FilterExpression("*")
+    if getattr(body, "type", None):
         expression &= Tag("type") == list(body.type)
-    if body.tags:
+    if getattr(body, "tags", None):
         expression &= Tag("tags") == list(body.tags)
-    if body.created_after is not None:
-        expression &= Num("created_at") >= parse_time(body.created_after)
-    if body.created_before is not None:
-        expression &= Num("created_at") <= parse_time(body.created_before, end_of_day=True)
+    if getattr(body, "created_after", None) is not None:
+        expression &= Num("created_ts") >= parse_time(body.created_after)
+    if getattr(body, "created_before", None) is not None:
+        expression &= Num("created_ts") <= parse_time(body.created_before, end_of_day=True)
     return expression

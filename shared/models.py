@@ -96,6 +96,7 @@ class RecallIn(Body):
     tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
     created_after: str | float | None = None
     created_before: str | float | None = None
+    status: Literal["active", "expired", "all"] = "active"
 
     @field_validator("type", "tags", mode="before")
     @classmethod
@@ -116,3 +117,69 @@ def derive_title(content: str) -> str:
     line = next((ln for ln in content.splitlines() if ln.strip()), content)
     line = " ".join(line.split())
     return line if len(line) <= MAX_TITLE else line[: MAX_TITLE - 3].rstrip() + "..."
+
+
+class MemoryPatch(Body):
+    """Any of the editable fields, validated as remember validates them."""
+
+    content: str | None = Field(default=None, min_length=1, max_length=MAX_CONTENT)
+    title: str | None = Field(default=None, min_length=1, max_length=MAX_TITLE)
+    type: MemoryType | None = None
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
+    source: str | None = Field(default=None, min_length=1, max_length=MAX_SOURCE)
+
+    @field_validator("content")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("content must not be blank")
+        return value
+
+    def changes(self) -> dict:
+        return self.model_dump(exclude_unset=True, exclude_none=True)
+
+
+class TemporalFilters(Body):
+    limit: int = Field(default=10, ge=1, le=MAX_RECALL_LIMIT)
+    type: list[MemoryType] | None = Field(default=None, max_length=13)
+    tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
+
+    @field_validator("type", "tags", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+
+def _check_time(value: str | float) -> str | float:
+    parse_time(value)
+    return value
+
+
+class AsOfIn(TemporalFilters):
+    query: str | None = Field(default=None, min_length=1, max_length=MAX_CONTENT)
+    as_of: str | float
+
+    _as_of = field_validator("as_of")(_check_time)
+
+
+class ChangedSinceIn(TemporalFilters):
+    query: str | None = Field(default=None, min_length=1, max_length=MAX_CONTENT)
+    since: str | float
+    status: Literal["active", "expired", "all"] = "all"
+
+    _since = field_validator("since")(_check_time)
+
+
+class RecentIn(TemporalFilters):
+    status: Literal["active", "expired", "all"] = "active"
+
+
+class AllIn(TemporalFilters):
+    limit: int = Field(default=50, ge=1, le=MAX_RECALL_LIMIT)
+    cursor: str | None = Field(default=None, max_length=4096)
+    status: Literal["active", "expired", "all"] = "all"
+
+
+class ApiKeyCreate(Body):
+    name: str = Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")

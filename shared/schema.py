@@ -9,11 +9,12 @@ from redisvl.schema import IndexSchema
 
 from shared import keys
 
-# Fields returned by recall and reads; the vector itself is never sent back.
+# Fields returned by recall and reads; the vector itself is never sent back. The times
+# here are the exact, unindexed copies (see the schema).
 MEMORY_FIELDS = [
     "memory_id", "agent_id", "namespace", "content", "title", "type", "tags", "source",
     "provenance", "status", "session_id", "created_at", "updated_at", "confidence",
-    "metadata",
+    "metadata", "kind", "lifecycle", "version", "valid_from", "valid_to", "event",
 ]
 
 
@@ -22,7 +23,8 @@ def memory_schema(dims: int) -> IndexSchema:
     return IndexSchema.from_dict({
         "index": {
             "name": keys.MEMORY_INDEX,
-            "prefix": keys.MEMORY_PREFIX,
+            # Live documents and their earlier versions, in one index.
+            "prefix": [keys.MEMORY_PREFIX, keys.VERSION_PREFIX],
             "storage_type": "hash",
         },
         "fields": [
@@ -35,13 +37,21 @@ def memory_schema(dims: int) -> IndexSchema:
             {"name": "source", "type": "tag"},
             {"name": "provenance", "type": "tag"},
             {"name": "status", "type": "tag"},
+            # live | version; active | expired; what made this version.
+            {"name": "kind", "type": "tag"},
+            {"name": "lifecycle", "type": "tag"},
+            {"name": "event", "type": "tag"},
             {"name": "content", "type": "text"},
             {"name": "title", "type": "text"},
-            # Not SORTABLE: RediSearch would answer these from its sort vector with
-            # fewer digits than the hash holds (sorting by them works all the same).
-            {"name": "created_at", "type": "numeric"},
-            {"name": "updated_at", "type": "numeric"},
+            # Times are indexed as `*_ts` and kept again, unindexed, as `created_at`, ...:
+            # RediSearch answers a RETURN of a numeric attribute with fewer digits than the
+            # hash holds (100 ms here), so results read the unindexed copies.
+            {"name": "created_ts", "type": "numeric"},
+            {"name": "updated_ts", "type": "numeric"},
+            {"name": "valid_from_ts", "type": "numeric"},
+            {"name": "valid_to_ts", "type": "numeric"},
             {"name": "confidence", "type": "numeric"},
+            {"name": "version", "type": "numeric"},
             {
                 "name": "embedding",
                 "type": "vector",
@@ -77,3 +87,12 @@ async def ensure_index_async(client: Any, dims: int) -> AsyncSearchIndex:
             if "already exists" not in str(exc).lower():
                 raise
     return index
+
+
+TIME_FIELDS = ("created_at", "updated_at", "valid_from", "valid_to")
+
+
+def indexed_times(fields: dict) -> dict[str, str]:
+    """The indexed `*_ts` twins of whichever time fields are being written."""
+    return {name.replace("_at", "") + "_ts" if name.endswith("_at") else name + "_ts": value
+            for name, value in fields.items() if name in TIME_FIELDS}

@@ -32,7 +32,7 @@ if bound > 0 and redis.call('XLEN', KEYS[4]) >= bound then return 3 end
 local n = #KEYS - 4
 for i = 1, n do
   local id, data = ARGV[3 + 2 * i], ARGV[4 + 2 * i]
-  redis.call('HSET', KEYS[4 + i], 'data', data, 'status', 'queued')
+  redis.call('HSET', KEYS[4 + i], 'data', data, 'status', 'queued', 'version', 1)
   redis.call('SADD', KEYS[3], id)
   redis.call('XADD', KEYS[4], '*', 'id', id, 'agent', ARGV[4], 'data', data)
 end
@@ -41,11 +41,15 @@ if ARGV[1] ~= '' then redis.call('HINCRBY', KEYS[1], 'memories_created', n) end
 return 0
 """
 
-# Index one memory unless it was deleted meanwhile or already indexed (a redelivery).
-# KEYS: queued record, memory document. ARGV: field/value pairs. Returns 1 if written.
+# Index one memory unless it was deleted meanwhile, already indexed (a redelivery), or
+# edited since this entry was queued (a newer entry carries the newer version).
+# KEYS: queued record, memory document. ARGV: version, then field/value pairs.
+# Returns 1 if written.
 INDEX_MEMORY = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[2], unpack(ARGV))
+local held = redis.call('HGET', KEYS[1], 'version')
+if not held then return 0 end
+if held ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[2], unpack(ARGV, 2))
 redis.call('DEL', KEYS[1])
 return 1
 """
@@ -65,7 +69,8 @@ redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[2], 'sid', ARGV[1], 'started_at', ARGV[2], 'expires_at', ARGV[3],
            'memories_created', 0)
 redis.call('PEXPIREAT', KEYS[2], ARGV[4])
-redis.call('HSET', KEYS[1], 'last_active', ARGV[2])
+redis.call('HSET', KEYS[1], 'last_active', ARGV[2], 'last_session_at', ARGV[2],
+           'last_session_id', ARGV[1])
 return 1
 """
 
@@ -105,4 +110,50 @@ redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
 redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[2])
 return first
+"""
+
+# Create a cron schedule unless one of that name exists or the agent has too many.
+# KEYS: schedule hash, the agent's schedule names, the due set. ARGV: name, due member,
+# created_at, next_run, most schedules allowed, then field/value pairs.
+# Returns 1 when created, 0 when the name is taken, 2 when the agent is at its limit.
+CREATE_SCHEDULE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[5]) then return 2 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
+return 1
+"""
+
+# Keep a lock only while we still hold it. KEYS: lock. ARGV: our token, ttl in ms.
+# Returns 1 when renewed, 0 when the lock expired or another process holds it.
+RENEW_LOCK = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+# Give a lock up only if it is ours. KEYS: lock. ARGV: our token. Returns 1 if released.
+RELEASE_LOCK = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+"""
+
+# Put a fired prompt in the agent's inbox and mark the run delivered, keeping the inbox id.
+# KEYS: inbox stream, run hash. ARGV: inbox max length, delivered_at, then the entry's
+# field/value pairs. Returns the inbox entry id.
+DELIVER_PROMPT = """
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, 3))
+redis.call('HSET', KEYS[2], 'status', 'delivered', 'delivered_at', ARGV[2], 'inbox_id', id)
+return id
+"""
+
+# Record one webhook attempt on a run, unless the run is gone (schedule deleted, run
+# trimmed). KEYS: run hash. ARGV: field/value pairs. Returns the attempts so far, or -1.
+RECORD_WEBHOOK_ATTEMPT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local attempts = redis.call('HINCRBY', KEYS[1], 'webhook_attempts', 1)
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return attempts
 """

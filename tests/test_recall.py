@@ -44,7 +44,9 @@ def test_best_match_first_with_the_answer_shape(client, stocked):
     top = body["memories"][0]
     assert top["memory_id"] == ids[FACTS[0][0]]
     assert set(top) == {"memory_id", "content", "title", "type", "confidence", "tags", "source",
-                        "provenance", "created_at", "similarity"}
+                        "provenance", "created_at", "updated_at", "version", "status",
+                        "similarity"}
+    assert top["status"] == "active"
     sims = [m["similarity"] for m in body["memories"]]
     assert sims == sorted(sims, reverse=True)
     assert all(0.0 <= s <= 1.0 for s in sims)

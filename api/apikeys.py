@@ -1,0 +1,45 @@
+"""Named API keys, managed with the admin key only."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from api.auth import require_api_key, services
+from api.body import parse
+from shared.apikeys import ADMIN
+from shared.errors import Forbidden
+from shared.models import ApiKeyCreate
+
+
+async def _admin(request: Request) -> None:
+    if await require_api_key(request) != ADMIN:
+        raise Forbidden("only the admin key (MEMANTO_API_KEY) manages API keys")
+
+
+async def create_key(request: Request) -> JSONResponse:
+    await _admin(request)
+    svc = services(request)
+    body = await parse(request, ApiKeyCreate, svc.settings.max_body_bytes)
+    return JSONResponse(await svc.api_keys.create(body.name), status_code=201)
+
+
+async def list_keys(request: Request) -> JSONResponse:
+    await _admin(request)
+    keys = await services(request).api_keys.list()
+    return JSONResponse({"api_keys": keys, "count": len(keys)})
+
+
+async def revoke_key(request: Request) -> JSONResponse:
+    await _admin(request)
+    name = request.path_params["name"]
+    await services(request).api_keys.revoke(name)
+    return JSONResponse({"name": name, "status": "revoked"})
+
+
+routes = [
+    Route("/api/v2/apikeys", create_key, methods=["POST"]),
+    Route("/api/v2/apikeys", list_keys, methods=["GET"]),
+    Route("/api/v2/apikeys/{name}", revoke_key, methods=["DELETE"]),
+]
