@@ -1,21 +1,103 @@
-"""The `memanto` command line."""
+"""The `memanto` command line: the service's processes, and a client for its API."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+
+from cli import commands
+from cli.client import ClientError
+from cli.config import CliConfig
+
+TYPES = ["fact", "preference", "goal", "decision", "artifact", "learning", "event",
+         "instruction", "relationship", "context", "observation", "commitment", "error"]
 
 
 def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print the raw JSON answer")
     parser = argparse.ArgumentParser(prog="memanto", description="MEMANTO memory service")
-    commands = parser.add_subparsers(dest="command", required=True)
+    verbs = parser.add_subparsers(dest="command", required=True)
 
-    server = commands.add_parser("redis-server", help="run the embedded Redis in the foreground")
+    def verb(group, name: str, handler: Callable, help_text: str) -> argparse.ArgumentParser:
+        sub = group.add_parser(name, parents=[common], help=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    server = verbs.add_parser("redis-server", help="run the embedded Redis in the foreground")
     server.add_argument("--port", type=int, default=6379)
     server.add_argument("--data-dir", default=".data/redis")
     server.add_argument("--bind", default="127.0.0.1")
-
-    dev = commands.add_parser("dev", help="run Redis and every Procfile process locally")
+    dev = verbs.add_parser("dev", help="run Redis and every Procfile process locally")
     dev.add_argument("--env-file", default=".env")
+
+    agent = verbs.add_parser("agent", help="create, list, activate agents").add_subparsers(
+        dest="action", required=True)
+    sub = verb(agent, "create", commands.agent_create, "create an agent")
+    sub.add_argument("name")
+    sub.add_argument("--description")
+    sub.add_argument("--pattern", choices=["support", "project", "tool"])
+    verb(agent, "list", commands.agent_list, "list agents")
+    sub = verb(agent, "activate", commands.agent_activate, "start a session, saved locally")
+    sub.add_argument("name")
+    sub.add_argument("--hours", type=float, help="session length (default 6)")
+    sub = verb(agent, "deactivate", commands.agent_deactivate, "end the session")
+    sub.add_argument("name", nargs="?")
+    sub = verb(agent, "bootstrap", commands.agent_bootstrap, "show the agent's metadata")
+    sub.add_argument("name", nargs="?")
+    sub = verb(agent, "delete", commands.agent_delete, "delete an agent and its memories")
+    sub.add_argument("name")
+    sub.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    session = verbs.add_parser("session", help="the saved session").add_subparsers(
+        dest="action", required=True)
+    verb(session, "info", commands.session_info, "show the session")
+    sub = verb(session, "extend", commands.session_extend, "push the expiry later")
+    sub.add_argument("--hours", type=float, default=6.0)
+
+    sub = verb(verbs, "remember", commands.remember, "store a memory")
+    sub.add_argument("text")
+    sub.add_argument("--type", choices=TYPES)
+    sub.add_argument("--tags", help="comma-separated")
+    sub.add_argument("--confidence", type=float)
+    sub.add_argument("--title")
+    sub.add_argument("--source")
+    sub.add_argument("--provenance")
+
+    sub = verb(verbs, "recall", commands.recall, "find memories by meaning")
+    sub.add_argument("query")
+    sub.add_argument("--type", action="append", choices=TYPES)
+    sub.add_argument("--tags", help="comma-separated")
+    sub.add_argument("--limit", type=int)
+    when = sub.add_mutually_exclusive_group()
+    when.add_argument("--as-of", help="what the agent held then (ISO time or date)")
+    when.add_argument("--changed-since", help="memories changed since (ISO time or date)")
+
+    memory = verbs.add_parser("memory", help="one memory: edit, forget, ...").add_subparsers(
+        dest="action", required=True)
+    sub = verb(memory, "edit", commands.memory_edit, "change a memory")
+    sub.add_argument("id")
+    sub.add_argument("--content")
+    sub.add_argument("--title")
+    sub.add_argument("--type", choices=TYPES)
+    sub.add_argument("--confidence", type=float)
+    sub.add_argument("--tags", help="comma-separated")
+    sub.add_argument("--source")
+    for name, handler, text in [("show", commands.memory_show, "show a memory"),
+                                ("forget", commands.memory_forget, "delete a memory"),
+                                ("expire", commands.memory_expire, "mark a memory expired"),
+                                ("restore", commands.memory_restore, "make it active again"),
+                                ("history", commands.memory_history, "list its versions")]:
+        verb(memory, name, handler, text).add_argument("id")
+
+    verb(verbs, "status", commands.status, "server, key and session at a glance")
+
+    apikey = verbs.add_parser("apikey", help="named API keys").add_subparsers(
+        dest="action", required=True)
+    verb(apikey, "create", commands.apikey_create, "create a key (shown once)").add_argument(
+        "name")
+    verb(apikey, "list", commands.apikey_list, "list keys (names only)")
+    verb(apikey, "revoke", commands.apikey_revoke, "revoke a key").add_argument("name")
     return parser
 
 
@@ -29,6 +111,11 @@ def main(argv: list[str] | None = None) -> None:
         from cli.dev import run as run_dev
 
         run_dev(args.env_file)
+    else:
+        try:
+            args.handler(args, CliConfig.load())
+        except ClientError as exc:
+            commands.output.fail(str(exc))
 
 
 if __name__ == "__main__":

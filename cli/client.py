@@ -1,0 +1,209 @@
+"""A small Python client for the MEMANTO API; the `memanto` command line is built on it.
+
+    from cli.client import Memanto
+    memanto = Memanto("http://localhost:8000", api_key="...")
+    memanto.create_agent("support-bot")
+    agent = memanto.activate("support-bot")
+    agent.remember("User prefers email", type="preference", tags=["contact"])
+    agent.recall("how to contact the user?")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+
+
+class ClientError(Exception):
+    """Anything that went wrong talking to the server, in one line."""
+
+
+class ServerUnreachable(ClientError):
+    pass
+
+
+class ApiError(ClientError):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(f"{detail} (HTTP {status})")
+        self.status = status
+        self.detail = detail
+
+
+def _drop_none(values: dict) -> dict:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+class Memanto:
+    """Management calls, with an API key."""
+
+    def __init__(self, base_url: str = "http://localhost:8000", api_key: str | None = None,
+                 timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
+
+    def request(self, method: str, path: str, *, headers: dict | None = None,
+                use_key: bool = True, **kwargs: Any) -> Any:
+        sent = dict(headers or {})
+        if use_key and self.api_key:
+            sent["Authorization"] = f"Bearer {self.api_key}"
+        try:
+            reply = self._http.request(method, path, headers=sent, **kwargs)
+        except httpx.TransportError as exc:
+            raise ServerUnreachable(
+                f"cannot reach the MEMANTO server at {self.base_url} ({exc.__class__.__name__})"
+            ) from None
+        if reply.status_code >= 400:
+            try:
+                detail = reply.json().get("detail") or reply.text
+            except ValueError:
+                detail = reply.text or reply.reason_phrase
+            raise ApiError(reply.status_code, str(detail))
+        return reply.json() if reply.content else None
+
+    # -- agents ----------------------------------------------------------------------------
+    def create_agent(self, agent_id: str, description: str | None = None,
+                     pattern: str | None = None) -> dict:
+        return self.request("POST", "/api/v2/agents", json=_drop_none(
+            {"agent_id": agent_id, "description": description, "pattern": pattern}))
+
+    def list_agents(self) -> list[dict]:
+        return self.request("GET", "/api/v2/agents")["agents"]
+
+    def get_agent(self, agent_id: str) -> dict:
+        return self.request("GET", f"/api/v2/agents/{agent_id}")
+
+    def delete_agent(self, agent_id: str) -> dict:
+        return self.request("DELETE", f"/api/v2/agents/{agent_id}")
+
+    def bootstrap(self, agent_id: str) -> dict:
+        return self.request("GET", f"/api/v2/agents/{agent_id}/bootstrap")
+
+    def activate(self, agent_id: str, duration_hours: float | None = None) -> AgentHandle:
+        session = self.request("POST", f"/api/v2/agents/{agent_id}/activate",
+                               json=_drop_none({"duration_hours": duration_hours}))
+        return AgentHandle(self, agent_id, session["session_token"], session)
+
+    def agent(self, agent_id: str, session_token: str,
+              on_renew: Callable[[dict], None] | None = None) -> AgentHandle:
+        """A handle on an agent whose session token you hold. With an API key, a session
+        that expired is renewed transparently (and `on_renew` told of the new one)."""
+        return AgentHandle(self, agent_id, session_token, on_renew=on_renew)
+
+    def deactivate(self, agent_id: str) -> dict:
+        return self.request("POST", f"/api/v2/agents/{agent_id}/deactivate")
+
+    # -- API keys --------------------------------------------------------------------------
+    def create_api_key(self, name: str) -> dict:
+        return self.request("POST", "/api/v2/apikeys", json={"name": name})
+
+    def list_api_keys(self) -> list[dict]:
+        return self.request("GET", "/api/v2/apikeys")["api_keys"]
+
+    def revoke_api_key(self, name: str) -> dict:
+        return self.request("DELETE", f"/api/v2/apikeys/{name}")
+
+
+class AgentHandle:
+    """An agent's memory, through its session token."""
+
+    def __init__(self, client: Memanto, agent_id: str, session_token: str,
+                 session: dict | None = None,
+                 on_renew: Callable[[dict], None] | None = None) -> None:
+        self.client = client
+        self.agent_id = agent_id
+        self.session_token = session_token
+        self.session = session or {}
+        self.on_renew = on_renew
+
+    def _call(self, method: str, tail: str, **kwargs: Any) -> Any:
+        path = tail if tail.startswith("/") else f"/api/v2/agents/{self.agent_id}/{tail}"
+        try:
+            return self._send(method, path, **kwargs)
+        except ApiError as exc:
+            if exc.status != 401 or not self.client.api_key:
+                raise
+        self.renew()
+        return self._send(method, path, **kwargs)
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.client.request(method, path, use_key=False,
+                                   headers={"X-Session-Token": self.session_token}, **kwargs)
+
+    def renew(self) -> dict:
+        """Start a new session for this agent (needs the client's API key)."""
+        session = self.client.request("POST", f"/api/v2/agents/{self.agent_id}/activate",
+                                      json={})
+        self.session_token, self.session = session["session_token"], session
+        if self.on_renew:
+            self.on_renew(session)
+        return session
+
+    # -- writing ---------------------------------------------------------------------------
+    def remember(self, content: str, **fields: Any) -> dict:
+        return self._call("POST", "remember", json=_drop_none({"content": content, **fields}))
+
+    def batch_remember(self, memories: list[dict]) -> dict:
+        return self._call("POST", "batch-remember", json={"memories": memories})
+
+    def edit(self, memory_id: str, **changes: Any) -> dict:
+        return self._call("PATCH", f"memories/{memory_id}", json=_drop_none(changes))
+
+    def forget(self, memory_id: str) -> dict:
+        return self._call("DELETE", f"memories/{memory_id}")
+
+    def expire(self, memory_id: str) -> dict:
+        return self._call("POST", f"memories/{memory_id}/expire")
+
+    def restore(self, memory_id: str) -> dict:
+        return self._call("POST", f"memories/{memory_id}/restore")
+
+    # -- reading ---------------------------------------------------------------------------
+    def get(self, memory_id: str) -> dict:
+        return self._call("GET", f"memories/{memory_id}")
+
+    def history(self, memory_id: str) -> dict:
+        return self._call("GET", f"memories/{memory_id}/history")
+
+    def recall(self, query: str, **filters: Any) -> dict:
+        return self._call("POST", "recall", json=_drop_none({"query": query, **filters}))
+
+    def as_of(self, as_of: str | float, query: str | None = None, **filters: Any) -> dict:
+        return self._call("POST", "recall/as-of",
+                          json=_drop_none({"as_of": as_of, "query": query, **filters}))
+
+    def changed_since(self, since: str | float, query: str | None = None,
+                      **filters: Any) -> dict:
+        return self._call("POST", "recall/changed-since",
+                          json=_drop_none({"since": since, "query": query, **filters}))
+
+    def recent(self, **filters: Any) -> dict:
+        return self._call("POST", "recall/recent", json=_drop_none(filters))
+
+    def all(self, cursor: str | None = None, **filters: Any) -> dict:
+        return self._call("POST", "recall/all", json=_drop_none({"cursor": cursor, **filters}))
+
+    def iter_all(self, **filters: Any) -> Iterator[dict]:
+        """Every memory, newest first, following the cursor."""
+        cursor = None
+        while True:
+            page = self.all(cursor=cursor, **filters)
+            yield from page["memories"]
+            cursor = page["next_cursor"]
+            if not cursor:
+                return
+
+    def bootstrap(self) -> dict:
+        return self._call("GET", "bootstrap")
+
+    # -- the session -----------------------------------------------------------------------
+    def session_info(self) -> dict:
+        return self._call("GET", "/api/v2/session/info")
+
+    def extend(self, hours: float) -> dict:
+        return self._call("POST", "/api/v2/session/extend", params={"extend_hours": hours})
+
+    def deactivate(self) -> dict:
+        return self._send("POST", f"/api/v2/agents/{self.agent_id}/deactivate")

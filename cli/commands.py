@@ -1,0 +1,228 @@
+"""What each `memanto` verb does: call the client, show the answer."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+
+from cli import output
+from cli.client import AgentHandle, ApiError, Memanto
+from cli.config import CliConfig
+
+
+def _client(config: CliConfig) -> Memanto:
+    return Memanto(config.server_url, config.api_key)
+
+
+def _need_key(config: CliConfig) -> None:
+    if not config.api_key:
+        output.fail("no API key: set MEMANTO_API_KEY (the key `make run` printed)")
+
+
+def _session(config: CliConfig) -> AgentHandle:
+    """The saved session's agent; an expired session is renewed with the API key."""
+    if not (config.agent_id and config.session_token):
+        output.fail("no active session: run `memanto agent activate NAME` first")
+    return _client(config).agent(config.agent_id, config.session_token,
+                                 on_renew=lambda s: config.remember_session(config.agent_id, s))
+
+
+def _tags(raw: str | None) -> list[str] | None:
+    return [t.strip() for t in raw.split(",") if t.strip()] if raw else None
+
+
+# -- agent ---------------------------------------------------------------------------------
+
+def agent_create(args: argparse.Namespace, config: CliConfig) -> None:
+    _need_key(config)
+    agent = _client(config).create_agent(args.name, args.description, args.pattern)
+    output.emit(agent, args.json, f"Agent '{agent['agent_id']}' created successfully\n"
+                f"Agent ID: {agent['agent_id']}\nNamespace: {agent['namespace']}")
+
+
+def agent_list(args: argparse.Namespace, config: CliConfig) -> None:
+    _need_key(config)
+    agents = _client(config).list_agents()
+    output.emit({"agents": agents, "count": len(agents)}, args.json, output.agent_list(agents))
+
+
+def agent_activate(args: argparse.Namespace, config: CliConfig) -> None:
+    _need_key(config)
+    handle = _client(config).activate(args.name, args.hours)
+    config.remember_session(args.name, handle.session)
+    session = handle.session
+    output.emit(session, args.json, "\n".join([
+        f"Session activated for agent '{args.name}'",
+        f"Session ID: {session['session_id']}",
+        f"Session Token: {session['session_token'][:36]}...",
+        f"Expires At: {output.when(session['expires_at'])}",
+        f"The session token is saved to {config.path}",
+    ]))
+
+
+def agent_deactivate(args: argparse.Namespace, config: CliConfig) -> None:
+    name = args.name or config.agent_id
+    if not name:
+        output.fail("no active session to deactivate")
+    if args.name and args.name != config.agent_id:
+        _need_key(config)
+        summary = _client(config).deactivate(name)
+    else:
+        summary = _session(config).deactivate()
+        config.forget_session()
+    output.emit(summary, args.json, f"Session deactivated for agent '{name}'\n"
+                f"Memories created in the session: {summary['memories_created']}")
+
+
+def agent_bootstrap(args: argparse.Namespace, config: CliConfig) -> None:
+    name = args.name or config.agent_id
+    if not name:
+        output.fail("name an agent: memanto agent bootstrap NAME")
+    card = _client(config).bootstrap(name) if config.api_key else _session(config).bootstrap()
+    output.emit(card, args.json, output.bootstrap_card(card))
+
+
+def agent_delete(args: argparse.Namespace, config: CliConfig) -> None:
+    _need_key(config)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            output.fail("deleting an agent removes all its memories: add --yes to confirm")
+        answer = input(f"Delete agent '{args.name}' and all its memories? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            output.fail("not deleted")
+    result = _client(config).delete_agent(args.name)
+    if config.agent_id == args.name:
+        config.agent_id = None
+        config.forget_session()
+    output.emit(result, args.json, f"Agent '{args.name}' deleted "
+                f"({result['memories_deleted']} memories removed)")
+
+
+# -- session -------------------------------------------------------------------------------
+
+def session_info(args: argparse.Namespace, config: CliConfig) -> None:
+    handle = _session(config)
+    info = handle.session_info()
+    output.emit(info, args.json, "\n".join([
+        "Current Session Information:", "",
+        f"Agent ID:        {info['agent_id']}",
+        f"Session ID:      {info['session_id']}",
+        f"Session Token:   {handle.session_token[:7]}... (truncated)",
+        f"Created At:      {output.when(info['created_at'])}",
+        f"Expires At:      {output.when(info['expires_at'])}",
+        f"Time Until Expiry: {output.duration(info['seconds_remaining'])}",
+    ]))
+
+
+def session_extend(args: argparse.Namespace, config: CliConfig) -> None:
+    result = _session(config).extend(args.hours)
+    config.expires_at = result["expires_at"]
+    config.save()
+    output.emit(result, args.json, "Session extended successfully\n"
+                f"New expiry time: {output.when(result['expires_at'])}")
+
+
+# -- memories ------------------------------------------------------------------------------
+
+def remember(args: argparse.Namespace, config: CliConfig) -> None:
+    result = _session(config).remember(
+        args.text, type=args.type, tags=_tags(args.tags), confidence=args.confidence,
+        title=args.title, source=args.source, provenance=args.provenance)
+    output.emit(result, args.json, f"Memory stored ({result['status']})\n"
+                f"Memory ID: {result['memory_id']}")
+
+
+def recall(args: argparse.Namespace, config: CliConfig) -> None:
+    handle = _session(config)
+    filters = {"type": args.type, "tags": _tags(args.tags), "limit": args.limit}
+    if args.as_of:
+        result = handle.as_of(args.as_of, args.query, **filters)
+    elif args.changed_since:
+        result = handle.changed_since(args.changed_since, args.query, **filters)
+    else:
+        result = handle.recall(args.query, **filters)
+    output.emit(result, args.json, output.memories(result["memories"]))
+
+
+def memory_edit(args: argparse.Namespace, config: CliConfig) -> None:
+    result = _session(config).edit(
+        args.id, content=args.content, title=args.title, type=args.type,
+        confidence=args.confidence, tags=_tags(args.tags), source=args.source)
+    output.emit(result, args.json, "Memory updated\n" + output.memory(result))
+
+
+def memory_forget(args: argparse.Namespace, config: CliConfig) -> None:
+    result = _session(config).forget(args.id)
+    output.emit(result, args.json, f"Memory {args.id} forgotten")
+
+
+def memory_expire(args: argparse.Namespace, config: CliConfig) -> None:
+    result = _session(config).expire(args.id)
+    output.emit(result, args.json, f"Memory {args.id} expired")
+
+
+def memory_restore(args: argparse.Namespace, config: CliConfig) -> None:
+    result = _session(config).restore(args.id)
+    output.emit(result, args.json, f"Memory {args.id} restored")
+
+
+def memory_history(args: argparse.Namespace, config: CliConfig) -> None:
+    result = _session(config).history(args.id)
+    output.emit(result, args.json, output.history(result))
+
+
+def memory_show(args: argparse.Namespace, config: CliConfig) -> None:
+    result = _session(config).get(args.id)
+    output.emit(result, args.json, output.memory(result))
+
+
+# -- status and keys -----------------------------------------------------------------------
+
+def status(args: argparse.Namespace, config: CliConfig) -> None:
+    report: dict = {"server_url": config.server_url, "config": str(config.path),
+                    "api_key": bool(config.api_key), "agent_id": config.agent_id}
+    client = _client(config)
+    if config.api_key:
+        report["agents"] = len(client.list_agents())
+    if config.session_token:
+        info = _session(config).session_info()
+        report["session"] = info
+    lines = [f"Server:   {config.server_url} (reachable)",
+             f"Config:   {config.path}",
+             f"API key:  {'set' if config.api_key else 'not set (MEMANTO_API_KEY)'}"]
+    if "agents" in report:
+        lines.append(f"Agents:   {report['agents']}")
+    if "session" in report:
+        info = report["session"]
+        lines.append(f"Session:  agent '{info['agent_id']}', expires "
+                     f"{output.when(info['expires_at'])} "
+                     f"(in {output.duration(info['seconds_remaining'])})")
+    else:
+        lines.append("Session:  none (memanto agent activate NAME)")
+    if not config.api_key and not config.session_token:
+        # No credentials to show anything with; a 401 still proves the server answers.
+        with contextlib.suppress(ApiError):
+            client.request("GET", "/api/v2/agents", use_key=False)
+    output.emit(report, args.json, "\n".join(lines))
+
+
+def apikey_create(args: argparse.Namespace, config: CliConfig) -> None:
+    _need_key(config)
+    created = _client(config).create_api_key(args.name)
+    output.emit(created, args.json, f"API key '{created['name']}' created:\n"
+                f"{created['api_key']}\nStore it now: it is not shown again.")
+
+
+def apikey_list(args: argparse.Namespace, config: CliConfig) -> None:
+    _need_key(config)
+    keys = _client(config).list_api_keys()
+    text = "\n".join(f"{k['name']:<24} {k['prefix']}...  created {output.when(k['created_at'])}"
+                     for k in keys) or "No named API keys."
+    output.emit({"api_keys": keys, "count": len(keys)}, args.json, text)
+
+
+def apikey_revoke(args: argparse.Namespace, config: CliConfig) -> None:
+    _need_key(config)
+    result = _client(config).revoke_api_key(args.name)
+    output.emit(result, args.json, f"API key '{args.name}' revoked")

@@ -1,0 +1,45 @@
+"""Named API keys: created once, stored as digests, usable, listable, revocable."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+from shared import keys
+from tests.conftest import ADMIN
+
+
+def test_named_key_lifecycle(client, r):
+    name = f"ci-{uuid.uuid4().hex[:6]}"
+    created = client.post("/api/v2/apikeys", json={"name": name}, headers=ADMIN)
+    assert created.status_code == 201
+    key = created.json()["api_key"]
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    assert r.hget(keys.API_KEYS, digest) == name.encode()
+    stored = b"".join(v for kv in r.hgetall(keys.API_KEYS).items() for v in kv)
+    stored += b"".join(r.hvals(keys.API_KEY_NAMES))
+    assert key.encode() not in stored  # only the digest is kept
+
+    named = {"Authorization": f"Bearer {key}"}
+    assert client.get("/api/v2/agents", headers=named).status_code == 200
+    agent_id = f"k-{uuid.uuid4().hex[:6]}"
+    assert client.post("/api/v2/agents", json={"agent_id": agent_id},
+                       headers=named).status_code == 201
+
+    listing = client.get("/api/v2/apikeys", headers=ADMIN).json()["api_keys"]
+    mine = next(k for k in listing if k["name"] == name)
+    assert key not in str(listing)
+    assert mine["prefix"] == key[:7]
+
+    # Only the admin key manages keys.
+    assert client.post("/api/v2/apikeys", json={"name": "x"}, headers=named).status_code == 403
+    assert client.get("/api/v2/apikeys", headers=named).status_code == 403
+    assert client.post("/api/v2/apikeys", json={"name": name},
+                       headers=ADMIN).status_code == 409
+    assert client.post("/api/v2/apikeys", json={"name": "bad name"},
+                       headers=ADMIN).status_code == 422
+
+    assert client.delete(f"/api/v2/apikeys/{name}", headers=ADMIN).status_code == 200
+    assert client.get("/api/v2/agents", headers=named).status_code == 401
+    assert not r.hexists(keys.API_KEYS, digest)
+    assert client.delete(f"/api/v2/apikeys/{name}", headers=ADMIN).status_code == 404
