@@ -90,6 +90,9 @@ def document(record: dict, vector: bytes, now: float) -> list[Any]:
     ]
     if record.get("metadata"):
         fields += ["metadata", json.dumps(record["metadata"])]
+    for name in ("user_id", "team_id"):
+        if record.get(name):
+            fields += [name, record[name]]
     for name, value in indexed_times(dict(zip(fields[::2], fields[1::2], strict=True))).items():
         fields += [name, value]
     return fields

@@ -24,8 +24,13 @@ MEMORY_ID_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 _SESSION_GONE, _SESSION_REPLACED, _BACKLOG_FULL, _NO_AGENT = 1, 2, 3, 4
 
 
+# What a caller may set beyond the remember body: metadata, and for imports and the
+# /memories dialect the id, the times and the owning user and team.
+EXTRA_FIELDS = ("metadata", "memory_id", "created_at", "updated_at", "user_id", "team_id")
+
+
 def new_record(agent_id: str, session_id: str | None, item: MemoryIn, now: float,
-               metadata: dict | None = None) -> dict:
+               extra: dict | None = None) -> dict:
     """The memory as it travels through the stream to the worker."""
     record = {
         "memory_id": str(uuid.uuid4()),
@@ -45,8 +50,9 @@ def new_record(agent_id: str, session_id: str | None, item: MemoryIn, now: float
         "version": 1,
         "event": "created",
     }
-    if metadata:
-        record["metadata"] = metadata
+    for name, value in (extra or {}).items():
+        if name in EXTRA_FIELDS and value not in (None, "", {}):
+            record[name] = value
     return record
 
 
@@ -72,7 +78,8 @@ def public(record: dict, status: str) -> dict:
         "status": status,
         "lifecycle": record.get("lifecycle") or "active",
         "version": int(float(record.get("version") or 1)),
-    } | ({"metadata": _metadata(record["metadata"])} if record.get("metadata") else {})
+    } | ({"metadata": _metadata(record["metadata"])} if record.get("metadata") else {}) | {
+        name: record[name] for name in ("user_id", "team_id") if record.get(name)}
 
 
 def _metadata(value: dict | str) -> dict:
@@ -94,18 +101,24 @@ class MemoryStore:
         items: list[MemoryIn],
         session: SessionClaims | None = None,
         metadata: list[dict | None] | None = None,
+        extras: list[dict] | None = None,
+        owner_exists: bool = True,
     ) -> list[dict]:
         """Queue memories in one round trip that also checks the caller's session (or, for
-        an API-key caller, that the agent exists) and the backlog bound."""
+        an API-key caller, that the agent exists) and the backlog bound. `extras` set
+        fields of EXTRA_FIELDS per item; `owner_exists=False` skips the agent check for
+        owners that are not agents (the users of the /memories dialect)."""
         now = time.time()
         session_id = session.session_id if session else None
-        extras = metadata or [None] * len(items)
+        if extras is None:
+            extras = [{"metadata": m} for m in metadata] if metadata else [{}] * len(items)
         # A microsecond apart, so that the newest-first order of a batch is well defined.
         records = [new_record(agent_id, session_id, item, now + i * 1e-6, extra)
                    for i, (item, extra) in enumerate(zip(items, extras, strict=True))]
         script_keys = [keys.session(agent_id), keys.agent(agent_id),
                        keys.memory_ids(agent_id), keys.INGEST_STREAM]
-        args: list[Any] = [session_id or "", repr(now), self.max_backlog, agent_id]
+        check = session_id or ("" if owner_exists else "*")
+        args: list[Any] = [check, repr(now), self.max_backlog, agent_id]
         for record in records:
             script_keys.append(keys.queued(agent_id, record["memory_id"]))
             args += [record["memory_id"], json.dumps(record, separators=(",", ":"))]

@@ -32,7 +32,7 @@ def record_from_document(doc: dict[bytes, bytes]) -> dict:
     text = {k.decode(): v.decode() for k, v in doc.items() if k != b"embedding"}
     record: dict[str, Any] = {name: text.get(name) for name in (
         "memory_id", "agent_id", "namespace", "session_id", "content", "title", "type",
-        "source", "provenance", "lifecycle", "event")}
+        "source", "provenance", "lifecycle", "event", "user_id", "team_id")}
     record["tags"] = [t for t in (text.get("tags") or "").split(",") if t]
     for name in _FLOAT_FIELDS:
         record[name] = float(text.get(name) or text["created_at"])

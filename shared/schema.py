@@ -14,7 +14,8 @@ from shared import keys
 MEMORY_FIELDS = [
     "memory_id", "agent_id", "namespace", "content", "title", "type", "tags", "source",
     "provenance", "status", "session_id", "created_at", "updated_at", "confidence",
-    "metadata", "kind", "lifecycle", "version", "valid_from", "valid_to", "event",
+    "metadata", "user_id", "team_id", "kind", "lifecycle", "version", "valid_from",
+    "valid_to", "event",
 ]
 
 
@@ -32,6 +33,9 @@ def memory_schema(dims: int) -> IndexSchema:
             {"name": "agent_id", "type": "tag", "attrs": exact},
             {"name": "namespace", "type": "tag", "attrs": exact},
             {"name": "session_id", "type": "tag", "attrs": exact},
+            # The user and team of the /memories dialect (empty for plain agent memories).
+            {"name": "user_id", "type": "tag", "attrs": exact},
+            {"name": "team_id", "type": "tag", "attrs": exact},
             {"name": "type", "type": "tag"},
             {"name": "tags", "type": "tag", "attrs": {"separator": ","}},
             {"name": "source", "type": "tag"},

@@ -17,12 +17,13 @@ return 1
 # Accept memories: check the session (or, for an API-key caller who has none, that the
 # agent exists), the backlog bound, then write each queued record and append it to the
 # ingest stream. KEYS: session, agent, memory-id set, stream, then one queued-record key
-# per item. ARGV: sid or '', now, max backlog, agent id, then (id, json) pairs.
+# per item. ARGV: sid, or '' (check the agent exists), or '*' (no check), now, max
+# backlog, agent id, then (id, json) pairs.
 # Returns 0 accepted, 1 no live session, 2 session replaced, 3 backlog full, 4 no agent.
 REMEMBER = """
 if ARGV[1] == '' then
   if redis.call('EXISTS', KEYS[2]) == 0 then return 4 end
-else
+elseif ARGV[1] ~= '*' then
   local sid = redis.call('HGET', KEYS[1], 'sid')
   if not sid then return 1 end
   if sid ~= ARGV[1] then return 2 end
@@ -36,8 +37,10 @@ for i = 1, n do
   redis.call('SADD', KEYS[3], id)
   redis.call('XADD', KEYS[4], '*', 'id', id, 'agent', ARGV[4], 'data', data)
 end
-redis.call('HSET', KEYS[2], 'last_active', ARGV[2])
-if ARGV[1] ~= '' then redis.call('HINCRBY', KEYS[1], 'memories_created', n) end
+if ARGV[1] ~= '*' then redis.call('HSET', KEYS[2], 'last_active', ARGV[2]) end
+if ARGV[1] ~= '' and ARGV[1] ~= '*' then
+  redis.call('HINCRBY', KEYS[1], 'memories_created', n)
+end
 return 0
 """
 
