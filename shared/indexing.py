@@ -160,6 +160,18 @@ class Indexer:
             if burst and handled == 0:
                 return
 
+    def leave(self) -> None:
+        """Remove this consumer from the group on a clean stop, unless it still holds
+        entries (those wait to be claimed by a live worker)."""
+        try:
+            consumers = self.redis.xinfo_consumers(keys.INGEST_STREAM, keys.INGEST_GROUP)
+            mine = next((c for c in consumers if _text(c["name"]) == self.consumer), None)
+            if mine is not None and mine["pending"] == 0:
+                self.redis.xgroup_delconsumer(keys.INGEST_STREAM, keys.INGEST_GROUP,
+                                              self.consumer)
+        except redis.RedisError as exc:  # stopping anyway; a stale name is harmless
+            log.warning("could not leave the consumer group: %s", exc)
+
     def read_new(self, block: bool) -> list[Entry]:
         reply = self.redis.xreadgroup(
             keys.INGEST_GROUP, self.consumer, {keys.INGEST_STREAM: ">"},

@@ -6,6 +6,7 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from redisvl.query import FilterQuery, VectorQuery
@@ -162,7 +163,12 @@ class MemoryStore:
                    for name, v in zip(MEMORY_FIELDS, indexed, strict=True)}
             return public(doc, doc.get("status") or "indexed")
         if queued:
-            memory = public(json.loads(queued[b"data"]), queued[b"status"].decode())
+            status = queued[b"status"].decode()
+            try:
+                memory = public(json.loads(queued[b"data"]), status)
+            except (ValueError, KeyError, TypeError):
+                # A record too broken to show whole (it was dead-lettered for that).
+                memory = {"memory_id": memory_id, "agent_id": agent_id, "status": status}
             if b"error" in queued:
                 memory["error"] = queued[b"error"].decode()
             return memory
@@ -175,7 +181,8 @@ class MemoryStore:
 
     async def search(self, expression: FilterExpression, vector: bytes | None, limit: int,
                      min_similarity: float | None = None, sort_by: str = "created_ts",
-                     offset: int = 0, keep_raw_times: bool = False) -> list[dict]:
+                     offset: int = 0, keep_raw_times: bool = False,
+                     shaper: Callable[[dict, float | None], dict] | None = None) -> list[dict]:
         """Memories matching the filter: by meaning when a vector is given (best first),
         else newest first by `sort_by`."""
         if vector is not None:
@@ -196,10 +203,10 @@ class MemoryStore:
                 similarity = round(min(1.0, max(0.0, 1.0 - float(hit["vector_distance"]))), 6)
                 if min_similarity is not None and similarity < min_similarity:
                     continue
-            found.append(recalled(hit, similarity))
+            found.append((shaper or recalled)(hit, similarity))
         if not keep_raw_times:
             for memory in found:
-                memory.pop("_created")
+                memory.pop("_created", None)
         return found
 
 

@@ -33,6 +33,7 @@ def main() -> None:
     )
     log.info("consumer %s ready (batch %d)", indexer.consumer, settings.batch_size)
     indexer.run(should_stop=stop)
+    indexer.leave()
     log.info("stopped after indexing %d memories", indexer.indexed)
 
 
