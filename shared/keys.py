@@ -32,6 +32,11 @@ MEMORY_PREFIX = "mem:"
 VERSION_PREFIX = "ver:"
 # A live document's valid_to: "still current" (year 3000).
 FOREVER = 32503680000.0
+# RediSearch index over the swarm facts (hashes with a TTL), the key prefix it watches,
+# and the counter that numbers the facts.
+SWARM_INDEX = "memanto:swarm"
+SWARM_PREFIX = "swarm:fact:"
+SWARM_SEQ = "swarm:seq"
 
 
 def agent(agent_id: str) -> str:
@@ -92,6 +97,12 @@ def stm_current(agent_id: str) -> str:
     return f"stm:{{{agent_id}}}:current"
 
 
+def stm_sessions(agent_id: str) -> str:
+    """Set: the agent's STM session ids, so clearing reaches them all without a SCAN;
+    expires with the most recently written session."""
+    return f"stms:{{{agent_id}}}"
+
+
 def schedule(agent_id: str, name: str) -> str:
     """Hash: one cron schedule (cron, prompt, timezone, webhook, secret, next_run, ...)."""
     return f"sched:{{{agent_id}}}:{name}"
@@ -115,3 +126,20 @@ def schedule_run(agent_id: str, name: str, scheduled_for: int) -> str:
 def inbox(agent_id: str) -> str:
     """Stream: prompts fired at the agent, capped at the newest few thousand."""
     return f"inbox:{{{agent_id}}}"
+
+
+# Hash: memory id -> the owner (agent, or a user's own space) of a /memories memory.
+MEMORY_OWNERS = "memanto:memory:owner"
+# Owners of /memories memories that belong to no agent: one space per user.
+USER_OWNER_PREFIX = "~user."
+
+
+def user_owner(user_id: str) -> str:
+    """The owner id of a user's memories that name no agent ('~' is never in an agent id)."""
+    return USER_OWNER_PREFIX + user_id
+
+
+def swarm_fact(fact_id: int | str) -> str:
+    """Hash with a TTL: one swarm fact, with its vector; gone (from list and search) when
+    the key expires."""
+    return f"{SWARM_PREFIX}{fact_id}"

@@ -183,3 +183,58 @@ class AllIn(TemporalFilters):
 
 class ApiKeyCreate(Body):
     name: str = Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")
+
+
+# A user or team id of the /memories dialect: anything printable but braces (which would
+# break the key's hash tag) and commas (the tag separator).
+USER_ID_PATTERN = r"^[^{},\x00-\x1f]{1,128}$"
+
+
+class UserMemoryIn(Body):
+    """agno's UserMemoryCreateSchema, plus the agent and team it may name."""
+
+    memory: str = Field(min_length=1, max_length=5000)
+    user_id: str = Field(pattern=USER_ID_PATTERN)
+    topics: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
+    agent_id: str | None = Field(default=None, pattern=AGENT_ID_RE.pattern)
+    team_id: str | None = Field(default=None, pattern=USER_ID_PATTERN)
+
+    @field_validator("memory")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("memory must not be blank")
+        return value
+
+
+class UserMemoryPatch(Body):
+    memory: str = Field(min_length=1, max_length=5000)
+    user_id: str | None = Field(default=None, pattern=USER_ID_PATTERN)
+    topics: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
+
+
+class DeleteMemoriesIn(Body):
+    memory_ids: list[str] = Field(min_length=1, max_length=1000)
+    user_id: str | None = Field(default=None, pattern=USER_ID_PATTERN)
+
+
+class MemoryListParams(BaseModel):
+    """Query parameters of GET /memories (strings from the URL, so not strict)."""
+
+    model_config = ConfigDict(extra="ignore")
+    user_id: str | None = Field(default=None, pattern=USER_ID_PATTERN)
+    agent_id: str | None = Field(default=None, pattern=AGENT_ID_RE.pattern)
+    team_id: str | None = Field(default=None, pattern=USER_ID_PATTERN)
+    topics: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
+    search_content: str | None = Field(default=None, min_length=1, max_length=1000)
+    limit: int = Field(default=20, ge=1, le=100)
+    page: int = Field(default=1, ge=1, le=100_000)
+    sort_by: Literal["updated_at", "created_at"] = "updated_at"
+    sort_order: Literal["asc", "desc"] = "desc"
+
+
+class StatsParams(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    user_id: str | None = Field(default=None, pattern=USER_ID_PATTERN)
+    limit: int = Field(default=20, ge=1, le=100)
+    page: int = Field(default=1, ge=1, le=100_000)
