@@ -4,6 +4,10 @@ and the validation and scoping rules through the app."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 import uuid
 
 import httpx
@@ -210,3 +214,50 @@ def test_unknown_agent_and_auth(client):
         assert client.request(method, path, headers=agent.headers).status_code == 401
     assert client.request("DELETE", "/memories", json={"memory_ids": []},
                           headers=ADMIN).status_code == 422
+
+
+def _cli(server: str, tmp_path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "MEMANTO_HOME": str(tmp_path), "MEMANTO_API_KEY": ADMIN_KEY,
+           "MEMANTO_URL": "http://127.0.0.1:1"}
+    return subprocess.run([sys.executable, "-m", "cli.main", "memories", "--base-url", server,
+                           *args], capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_the_seed_command_line(server, tmp_path):
+    user = f"cli-{uuid.uuid4().hex[:6]}"
+    made = _cli(server, tmp_path, "--user-id", user, "--create", "User prefers dark mode",
+                "--topics", "preferences,ui", "--json")
+    assert made.returncode == 0, made.stderr
+    memory_id = json.loads(made.stdout)["memory_id"]
+    wait_until(lambda: _indexed(server, [memory_id]), 30, 0.1, "indexed")
+
+    listed = _cli(server, tmp_path, "--user-id", user)
+    assert listed.returncode == 0
+    assert "User prefers dark mode" in listed.stdout and "(1 memories)" in listed.stdout
+    found = _cli(server, tmp_path, "--user-id", user, "--search", "dark mode", "--json")
+    assert [m["memory_id"] for m in json.loads(found.stdout)["data"]] == [memory_id]
+    shown = _cli(server, tmp_path, "--memory-id", memory_id, "--user-id", user)
+    assert "topics: preferences, ui" in shown.stdout
+
+    updated = _cli(server, tmp_path, "--memory-id", memory_id, "--user-id", user, "--update",
+                   "User strongly prefers dark mode", "--topics",
+                   "preferences,ui,accessibility", "--json")
+    assert json.loads(updated.stdout)["topics"] == ["preferences", "ui", "accessibility"]
+    wait_until(lambda: "strongly" in _cli(server, tmp_path, "--memory-id", memory_id).stdout,
+               30, 0.2, "update visible")
+    wait_until(lambda: "accessibility" in _cli(server, tmp_path, "--topics-list").stdout, 30,
+               0.2, "topics listed")
+
+    deleted = _cli(server, tmp_path, "--memory-id", memory_id, "--user-id", user, "--delete")
+    assert deleted.returncode == 0 and "Deleted" in deleted.stdout
+    gone = _cli(server, tmp_path, "--memory-id", memory_id)
+    assert gone.returncode == 1
+    assert gone.stderr.startswith("Error:") and "not found" in gone.stderr
+    assert "Traceback" not in gone.stderr
+
+    down = _cli("http://127.0.0.1:1", tmp_path, "--user-id", user)
+    assert down.returncode == 1
+    assert down.stderr.strip().splitlines() == [
+        "Error: cannot reach the MEMANTO server at http://127.0.0.1:1 (ConnectError)"]
+    no_user = _cli(server, tmp_path, "--create", "x")
+    assert no_user.returncode == 1 and "--user-id" in no_user.stderr
