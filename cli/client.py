@@ -31,6 +31,9 @@ class ApiError(ClientError):
         self.detail = detail
 
 
+_NOT_JSON = object()
+
+
 def _drop_none(values: dict) -> dict:
     return {k: v for k, v in values.items() if v is not None}
 
@@ -55,13 +58,22 @@ class Memanto:
             raise ServerUnreachable(
                 f"cannot reach the MEMANTO server at {self.base_url} ({exc.__class__.__name__})"
             ) from None
+        try:
+            body = reply.json() if reply.content else None
+        except ValueError:
+            body = _NOT_JSON
         if reply.status_code >= 400:
-            try:
-                detail = reply.json().get("detail") or reply.text
-            except ValueError:
-                detail = reply.text or reply.reason_phrase
-            raise ApiError(reply.status_code, str(detail))
-        return reply.json() if reply.content else None
+            if isinstance(body, dict) and body.get("detail"):
+                raise ApiError(reply.status_code, str(body["detail"]))
+            raise ApiError(reply.status_code, self._unexpected(path, reply))
+        if body is _NOT_JSON:
+            raise ClientError(self._unexpected(path, reply))
+        return body
+
+    def _unexpected(self, path: str, reply: httpx.Response) -> str:
+        # Another kind of server (or a proxy) answered: say so in one line.
+        return (f"unexpected answer from {self.base_url}{path} (HTTP {reply.status_code}, "
+                "not a MEMANTO answer): is MEMANTO_URL a MEMANTO server?")
 
     # -- agents ----------------------------------------------------------------------------
     def create_agent(self, agent_id: str, description: str | None = None,
@@ -80,6 +92,21 @@ class Memanto:
 
     def bootstrap(self, agent_id: str) -> dict:
         return self.request("GET", f"/api/v2/agents/{agent_id}/bootstrap")
+
+    # -- Markdown memory trees -------------------------------------------------------------
+    def memory_index(self, agent_id: str) -> dict:
+        """The headers of the agent's tree: `{entries: [{slug, path, name, ...}], count}`."""
+        return self.request("GET", f"/api/v2/agents/{agent_id}/memory-index")
+
+    def export_page(self, agent_id: str, cursor: str | None = None, limit: int = 100) -> dict:
+        """A page of active memories with what a restore needs (`total` on the first)."""
+        return self.request("GET", f"/api/v2/agents/{agent_id}/memory-export",
+                            params=_drop_none({"cursor": cursor, "limit": limit}))
+
+    def import_memories(self, agent_id: str, memories: list[dict]) -> dict:
+        """Queue 1..100 memories, keeping any `memory_id` and times given (409 if held)."""
+        return self.request("POST", f"/api/v2/agents/{agent_id}/import",
+                            json={"memories": memories})
 
     def activate(self, agent_id: str, duration_hours: float | None = None) -> AgentHandle:
         session = self.request("POST", f"/api/v2/agents/{agent_id}/activate",
@@ -118,7 +145,9 @@ class AgentHandle:
         self.session = session or {}
         self.on_renew = on_renew
 
-    def _call(self, method: str, tail: str, **kwargs: Any) -> Any:
+    def call(self, method: str, tail: str, **kwargs: Any) -> Any:
+        """A request with the session token: `tail` relative to the agent's v2 path, or an
+        absolute path. A 401 renews the session once when the client has an API key."""
         path = tail if tail.startswith("/") else f"/api/v2/agents/{self.agent_id}/{tail}"
         try:
             return self._send(method, path, **kwargs)
@@ -143,47 +172,47 @@ class AgentHandle:
 
     # -- writing ---------------------------------------------------------------------------
     def remember(self, content: str, **fields: Any) -> dict:
-        return self._call("POST", "remember", json=_drop_none({"content": content, **fields}))
+        return self.call("POST", "remember", json=_drop_none({"content": content, **fields}))
 
     def batch_remember(self, memories: list[dict]) -> dict:
-        return self._call("POST", "batch-remember", json={"memories": memories})
+        return self.call("POST", "batch-remember", json={"memories": memories})
 
     def edit(self, memory_id: str, **changes: Any) -> dict:
-        return self._call("PATCH", f"memories/{memory_id}", json=_drop_none(changes))
+        return self.call("PATCH", f"memories/{memory_id}", json=_drop_none(changes))
 
     def forget(self, memory_id: str) -> dict:
-        return self._call("DELETE", f"memories/{memory_id}")
+        return self.call("DELETE", f"memories/{memory_id}")
 
     def expire(self, memory_id: str) -> dict:
-        return self._call("POST", f"memories/{memory_id}/expire")
+        return self.call("POST", f"memories/{memory_id}/expire")
 
     def restore(self, memory_id: str) -> dict:
-        return self._call("POST", f"memories/{memory_id}/restore")
+        return self.call("POST", f"memories/{memory_id}/restore")
 
     # -- reading ---------------------------------------------------------------------------
     def get(self, memory_id: str) -> dict:
-        return self._call("GET", f"memories/{memory_id}")
+        return self.call("GET", f"memories/{memory_id}")
 
     def history(self, memory_id: str) -> dict:
-        return self._call("GET", f"memories/{memory_id}/history")
+        return self.call("GET", f"memories/{memory_id}/history")
 
     def recall(self, query: str, **filters: Any) -> dict:
-        return self._call("POST", "recall", json=_drop_none({"query": query, **filters}))
+        return self.call("POST", "recall", json=_drop_none({"query": query, **filters}))
 
     def as_of(self, as_of: str | float, query: str | None = None, **filters: Any) -> dict:
-        return self._call("POST", "recall/as-of",
+        return self.call("POST", "recall/as-of",
                           json=_drop_none({"as_of": as_of, "query": query, **filters}))
 
     def changed_since(self, since: str | float, query: str | None = None,
                       **filters: Any) -> dict:
-        return self._call("POST", "recall/changed-since",
+        return self.call("POST", "recall/changed-since",
                           json=_drop_none({"since": since, "query": query, **filters}))
 
     def recent(self, **filters: Any) -> dict:
-        return self._call("POST", "recall/recent", json=_drop_none(filters))
+        return self.call("POST", "recall/recent", json=_drop_none(filters))
 
     def all(self, cursor: str | None = None, **filters: Any) -> dict:
-        return self._call("POST", "recall/all", json=_drop_none({"cursor": cursor, **filters}))
+        return self.call("POST", "recall/all", json=_drop_none({"cursor": cursor, **filters}))
 
     def iter_all(self, **filters: Any) -> Iterator[dict]:
         """Every memory, newest first, following the cursor."""
@@ -196,14 +225,18 @@ class AgentHandle:
                 return
 
     def bootstrap(self) -> dict:
-        return self._call("GET", "bootstrap")
+        return self.call("GET", "bootstrap")
+
+    def memory_index(self) -> dict:
+        """The headers of this agent's Markdown tree, to load at session start."""
+        return self.call("GET", "memory-index")
 
     # -- the session -----------------------------------------------------------------------
     def session_info(self) -> dict:
-        return self._call("GET", "/api/v2/session/info")
+        return self.call("GET", "/api/v2/session/info")
 
     def extend(self, hours: float) -> dict:
-        return self._call("POST", "/api/v2/session/extend", params={"extend_hours": hours})
+        return self.call("POST", "/api/v2/session/extend", params={"extend_hours": hours})
 
     def deactivate(self) -> dict:
         return self._send("POST", f"/api/v2/agents/{self.agent_id}/deactivate")

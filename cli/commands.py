@@ -69,7 +69,16 @@ def agent_deactivate(args: argparse.Namespace, config: CliConfig) -> None:
         _need_key(config)
         summary = _client(config).deactivate(name)
     else:
-        summary = _session(config).deactivate()
+        try:
+            summary = _session(config).deactivate()
+        except ApiError as exc:
+            if exc.status != 401:
+                raise
+            # The saved session had already ended; forget it all the same.
+            config.forget_session()
+            output.emit({"agent_id": name, "status": "already ended"}, args.json,
+                        f"Session for agent '{name}' had already ended")
+            return
         config.forget_session()
     output.emit(summary, args.json, f"Session deactivated for agent '{name}'\n"
                 f"Memories created in the session: {summary['memories_created']}")

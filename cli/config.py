@@ -40,6 +40,8 @@ class CliConfig:
                 saved = json.loads(path.read_text())
             except ValueError:
                 saved = {}
+            if not isinstance(saved, dict):  # not ours, or damaged: start afresh
+                saved = {}
         config = cls(**{k: v for k, v in saved.items() if k in cls.__dataclass_fields__})
         config.server_url = os.environ.get("MEMANTO_URL") or config.server_url
         config.api_key = os.environ.get("MEMANTO_API_KEY") or config.api_key
@@ -47,7 +49,7 @@ class CliConfig:
 
     def save(self) -> None:
         folder = home()
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = folder / "config.json"
         # Keys from the environment stay there; only what the user gave us is written.
         data = asdict(self)
@@ -55,8 +57,12 @@ class CliConfig:
             data.pop("api_key")
         if os.environ.get("MEMANTO_URL") == self.server_url:
             data.pop("server_url")
-        path.write_text(json.dumps(data, indent=2) + "\n")
-        path.chmod(0o600)
+        # Written whole and private from the first byte: it holds a session token.
+        partial = folder / f".config.json.{os.getpid()}"
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(json.dumps(data, indent=2) + "\n")
+        os.replace(partial, path)
 
     def remember_session(self, agent_id: str, session: dict) -> None:
         self.agent_id = agent_id
