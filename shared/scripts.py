@@ -97,9 +97,10 @@ return record
 """
 
 # Append short-term memory entries. KEYS: the session's list, its id counter, the agent's
-# current-session pointer. ARGV: max entries, idle seconds, session id, now, then
-# (role, content) pairs. Each entry gets the next id; the list keeps its newest max entries;
-# all three keys expire after the idle time. Returns the new entries' first id.
+# current-session pointer, the agent's set of sessions. ARGV: max entries, idle seconds,
+# session id, now, then (role, content) pairs. Each entry gets the next id; the list keeps
+# its newest max entries; all four keys expire after the idle time. Returns the new
+# entries' first id.
 STM_APPEND = """
 local first = nil
 for i = 5, #ARGV, 2 do
@@ -112,6 +113,8 @@ redis.call('LTRIM', KEYS[1], -tonumber(ARGV[1]), -1)
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
 redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[2])
+redis.call('SADD', KEYS[4], ARGV[3])
+redis.call('EXPIRE', KEYS[4], ARGV[2])
 return first
 """
 

@@ -1,28 +1,175 @@
 """The `scheduler` process: the cron clock.
 
-Cron schedules are not built yet (see the scheduler issue); until then this process
-checks its Redis connection and idles, so the Procfile's process model is complete.
+    python -m workers.scheduler
+
+Reads the due set (schedules by next fire time), fires each due schedule by enqueueing an
+RQ job for the `jobs` process, and moves the schedule's `next_run` on with croniter. Run
+two for availability: one leads (shared/leader.py), the other stands by.
+
+Exactly once per (schedule, scheduled time): a fire is ONE Redis transaction, under WATCH
+of the schedule hash and the leader lock, that checks the schedule is still due at the
+`next_run` it read and this process still leads, then moves `next_run` on, writes the run
+record and enqueues the delivery job. Either all of it happens or none of it does. So a
+scheduler dying at any point leaves the slot either unfired (still due: the next leader
+fires it) or fired once with `next_run` already past it (nobody fires it again), and two
+schedulers racing on one slot cannot both commit, whichever of them thinks it leads. The
+job id is derived from (agent, schedule, time), and delivery is idempotent on the run
+record, so even a job RQ runs twice delivers once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
 import time
+from typing import Any
 
+import redis
+from redis.exceptions import WatchError
+from rq import Queue, Retry
+
+from shared import cron, keys
 from shared.config import Settings
+from shared.leader import Leadership
 from shared.redis_conn import connect
+from shared.schedules import due_member, split_member
+from shared.timefmt import iso
+from workers import jobs
 from workers.process import StopFlag, run_main
 
 log = logging.getLogger("memanto.scheduler")
+
+# Longest nap between looks at the due set: bounds how late a schedule created meanwhile
+# (due sooner than anything known at the last look) can fire.
+MAX_PAUSE = 0.25
+BATCH = 100
+
+
+class Clock:
+    """One turn fires every due schedule (up to a batch); `turn(now=...)` tests drive it."""
+
+    def __init__(self, redis: Any, queue: Queue, leader: Leadership | None = None,
+                 runs_kept: int = 100) -> None:
+        self.redis = redis
+        self.queue = queue
+        self.leader = leader
+        self.runs_kept = runs_kept
+
+    def turn(self, now: float | None = None) -> int:
+        now = time.time() if now is None else now
+        due = self.redis.zrangebyscore(keys.SCHEDULES_DUE, "-inf", now, start=0, num=BATCH)
+        return sum(self.fire(member, now) for member in due)
+
+    def pause(self, now: float | None = None) -> float:
+        """Seconds until the earliest schedule is due, at most MAX_PAUSE."""
+        now = time.time() if now is None else now
+        first = self.redis.zrange(keys.SCHEDULES_DUE, 0, 0, withscores=True)
+        return min(MAX_PAUSE, max(0.0, first[0][1] - now)) if first else MAX_PAUSE
+
+    def fire(self, member: bytes | str, now: float) -> bool:
+        """Fire one schedule if it is still due; True when this call fired it."""
+        agent_id, name = split_member(member)
+        key = keys.schedule(agent_id, name)
+        with self.redis.pipeline() as pipe:
+            try:
+                pipe.watch(key, keys.SCHEDULER_LEADER)
+                if self.leader and pipe.get(keys.SCHEDULER_LEADER) != self.leader.token.encode():
+                    return False
+                expression, timezone, next_run = pipe.hmget(key, "cron", "timezone", "next_run")
+                if next_run is None:
+                    # Deleted: drop what is left of it in the due set.
+                    pipe.multi()
+                    pipe.zrem(keys.SCHEDULES_DUE, member)
+                    pipe.execute()
+                    return False
+                if int(next_run) > now:
+                    # Fired by another process since our read: follow its next_run.
+                    pipe.multi()
+                    pipe.zadd(keys.SCHEDULES_DUE, {member: int(next_run)})
+                    pipe.execute()
+                    return False
+                scheduled, following = cron.due(expression.decode(), timezone.decode(),
+                                                int(next_run), now)
+                self._commit(pipe, agent_id, name, scheduled, following, now)
+            except WatchError:
+                # The schedule or the lock changed under us: this slot is someone else's
+                # (or gone); the next turn reads afresh.
+                return False
+            except ValueError as exc:
+                log.error("schedule %s/%s cannot be computed (%s); taking it off the clock",
+                          agent_id, name, exc)
+                self.redis.zrem(keys.SCHEDULES_DUE, member)
+                return False
+        log.info("fired %s/%s for %s (next %s)", agent_id, name, iso(scheduled), iso(following))
+        return True
+
+    def _commit(self, pipe: Any, agent_id: str, name: str, scheduled: int, following: int,
+                now: float) -> None:
+        runs = keys.schedule_runs(agent_id, name)
+        # The oldest runs that fall out of the kept window once this one is added.
+        dropped = [int(s) for s in pipe.zrange(runs, 0, -self.runs_kept)]
+        pipe.multi()
+        pipe.hset(keys.schedule(agent_id, name),
+                  mapping={"next_run": following, "last_run": scheduled})
+        pipe.hincrby(keys.schedule(agent_id, name), "run_count", 1)
+        pipe.zadd(keys.SCHEDULES_DUE, {due_member(agent_id, name): following})
+        pipe.hset(keys.schedule_run(agent_id, name, scheduled),
+                  mapping={"scheduled_for": scheduled, "fired_at": repr(now),
+                           "status": "queued"})
+        pipe.zadd(runs, {str(scheduled): scheduled})
+        if dropped:
+            pipe.zrem(runs, *[str(s) for s in dropped])
+            pipe.delete(*[keys.schedule_run(agent_id, name, s) for s in dropped])
+        self.queue.enqueue(
+            jobs.deliver, agent_id, name, scheduled,
+            job_id=fire_job_id(agent_id, name, scheduled),
+            description=f"deliver {agent_id}/{name} for {iso(scheduled)}",
+            # Delivery is idempotent, so a retry (or RQ re-running a job whose worker died)
+            # is safe.
+            retry=Retry(max=3, interval=[1, 5, 30]),
+            job_timeout=60, result_ttl=3600, failure_ttl=7 * 24 * 3600,
+            pipeline=pipe,
+        )
+        pipe.execute()
+
+
+def fire_job_id(agent_id: str, name: str, scheduled: int) -> str:
+    # RQ ids allow only letters, digits, - and _; agent and schedule names may hold dots.
+    digest = hashlib.sha256(f"{agent_id}/{name}/{scheduled}".encode()).hexdigest()[:32]
+    return f"memanto-fire-{digest}"
+
+
+def run(clock: Clock, leader: Leadership, should_stop: Any) -> None:
+    """Lead and fire, or stand by, until told to stop; a lost Redis is waited out."""
+    try:
+        while not should_stop():
+            try:
+                if leader.hold():
+                    clock.turn()
+                    time.sleep(clock.pause())
+                else:
+                    time.sleep(MAX_PAUSE)
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                log.warning("Redis unavailable (%s); retrying", exc)
+                leader.leading = False
+                time.sleep(1.0)
+    finally:
+        with contextlib.suppress(redis.RedisError):
+            leader.release()
 
 
 def main() -> None:
     settings = Settings.from_env()
     stop = StopFlag()
-    connect(settings.redis_url, wait_seconds=30)
-    log.info("scheduler idle: no schedules to fire yet")
-    while not stop():
-        time.sleep(0.5)
+    client = connect(settings.redis_url, wait_seconds=30)
+    leader = Leadership(client, keys.SCHEDULER_LEADER, settings.scheduler_lock_ms)
+    clock = Clock(client, Queue(keys.JOBS_QUEUE, connection=client), leader,
+                  runs_kept=settings.schedule_runs_kept)
+    log.info("scheduler %s up (lock %d ms); waiting to lead", leader.token,
+             settings.scheduler_lock_ms)
+    run(clock, leader, stop)
+    log.info("scheduler %s stopped", leader.token)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,89 @@
+"""Scheduled prompts (seed 003, "Scheduled Jobs") and the inbox they are delivered to.
+
+Every route takes an API key, or the agent's own session token.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from api.auth import agent_access, services
+from api.body import parse
+from shared.errors import InvalidInput
+from shared.inbox import check_query
+from shared.schedules import ScheduleIn
+
+
+async def list_schedules(request: Request) -> JSONResponse:
+    agent_id = request.path_params["name"]
+    await agent_access(request, agent_id)
+    return JSONResponse({"schedules": await services(request).schedules.list(agent_id)})
+
+
+async def create_schedule(request: Request) -> JSONResponse:
+    agent_id = request.path_params["name"]
+    await agent_access(request, agent_id)
+    svc = services(request)
+    body = await parse(request, ScheduleIn, svc.settings.max_body_bytes)
+    return JSONResponse(await svc.schedules.create(agent_id, body), status_code=201)
+
+
+async def get_schedule(request: Request) -> JSONResponse:
+    agent_id = request.path_params["name"]
+    await agent_access(request, agent_id)
+    schedule = request.path_params["schedule"]
+    return JSONResponse(await services(request).schedules.get(agent_id, schedule))
+
+
+async def delete_schedule(request: Request) -> JSONResponse:
+    agent_id = request.path_params["name"]
+    await agent_access(request, agent_id)
+    schedule = request.path_params["schedule"]
+    await services(request).schedules.delete(agent_id, schedule)
+    return JSONResponse({"success": True, "name": schedule, "message": "Schedule deleted"})
+
+
+async def list_runs(request: Request) -> JSONResponse:
+    agent_id = request.path_params["name"]
+    await agent_access(request, agent_id)
+    svc = services(request)
+    schedule = request.path_params["schedule"]
+    limit = _limit(request, svc.settings.schedule_runs_kept)
+    runs = await svc.schedules.runs(agent_id, schedule, limit)
+    return JSONResponse({"schedule": schedule, "runs": runs})
+
+
+async def read_inbox(request: Request) -> JSONResponse:
+    agent_id = request.path_params["name"]
+    await agent_access(request, agent_id)
+    query = request.query_params
+    after, wait, limit = check_query(query.get("after", "0"), query.get("wait"),
+                                     query.get("limit"))
+    return JSONResponse(await services(request).inbox.read(agent_id, after, wait, limit))
+
+
+def _limit(request: Request, most: int) -> int:
+    raw = request.query_params.get("limit", "")
+    try:
+        limit = int(raw) if raw else min(50, most)
+        if not 1 <= limit <= most:
+            raise ValueError
+    except ValueError:
+        raise InvalidInput(f"limit must be a whole number from 1 to {most}",
+                           [{"field": "limit", "message": "out of range",
+                             "type": "value_error"}]) from None
+    return limit
+
+
+AGENT = "/api/agents/{name}"
+
+routes = [
+    Route(AGENT + "/schedules", list_schedules, methods=["GET"]),
+    Route(AGENT + "/schedules", create_schedule, methods=["POST"]),
+    Route(AGENT + "/schedules/{schedule}", get_schedule, methods=["GET"]),
+    Route(AGENT + "/schedules/{schedule}", delete_schedule, methods=["DELETE"]),
+    Route(AGENT + "/schedules/{schedule}/runs", list_runs, methods=["GET"]),
+    Route(AGENT + "/inbox", read_inbox, methods=["GET"]),
+]

@@ -1,0 +1,149 @@
+"""Jobs run by the `jobs` process (`rq worker --with-scheduler memanto`).
+
+`deliver` puts a fired prompt in the agent's inbox and, as a `system` message, in its
+short-term memory, then hands a webhook (when the schedule has one) to `post_webhook`,
+which RQ retries with backoff. Both read the schedule from Redis rather than from their
+arguments, so neither a prompt nor a secret ever sits in RQ's job data or its logs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from typing import Any
+
+import httpx
+from redis.exceptions import WatchError
+from rq import Queue, Retry, Worker, get_current_job
+
+from shared import inbox, keys, scripts, webhooks
+from shared.config import Settings
+from shared.stm import StmWriter
+from shared.timefmt import iso
+
+log = logging.getLogger("memanto.jobs")
+
+
+class JobsWorker(Worker):
+    """The `jobs` process's worker (`rq worker -w workers.jobs.JobsWorker`). Naming it makes
+    the parent import this module once, so each forked work horse starts with the job code
+    loaded instead of importing it again per job (0.5 s and more on a busy machine)."""
+
+
+class WebhookFailed(Exception):
+    """The receiver did not answer 2xx; raised so that RQ retries the job."""
+
+
+def deliver(agent_id: str, name: str, scheduled_for: int) -> str:
+    job = get_current_job()
+    return Delivery(job.connection, Settings.from_env()).deliver(agent_id, name, scheduled_for)
+
+
+def post_webhook(agent_id: str, name: str, scheduled_for: int) -> str:
+    job = get_current_job()
+    # RQ counts retries down while a job runs; none left means this attempt is the last.
+    final = not job.retries_left
+    return Delivery(job.connection, Settings.from_env()).post_webhook(
+        agent_id, name, scheduled_for, final=final)
+
+
+def _job_id(kind: str, agent_id: str, name: str, scheduled_for: int) -> str:
+    digest = hashlib.sha256(f"{agent_id}/{name}/{scheduled_for}".encode()).hexdigest()[:32]
+    return f"memanto-{kind}-{digest}"
+
+
+class Delivery:
+    def __init__(self, redis: Any, settings: Settings) -> None:
+        self.redis = redis
+        self.settings = settings
+        self.stm = StmWriter(redis, settings.stm_max_entries, settings.stm_idle_seconds)
+        self.queue = Queue(keys.JOBS_QUEUE, connection=redis)
+        self._deliver = redis.register_script(scripts.DELIVER_PROMPT)
+        self._attempt = redis.register_script(scripts.RECORD_WEBHOOK_ATTEMPT)
+
+    def deliver(self, agent_id: str, name: str, scheduled_for: int) -> str:
+        run = keys.schedule_run(agent_id, name, scheduled_for)
+        with self.redis.pipeline() as pipe:
+            while True:
+                try:
+                    # The run record is the once-only token: its delivered_at is written in
+                    # the same transaction as the inbox entry and the STM message.
+                    pipe.watch(run)
+                    fired_at, delivered = pipe.hmget(run, "fired_at", "delivered_at")
+                    if fired_at is None:
+                        return "skipped: the schedule was deleted"
+                    if delivered:
+                        return "skipped: already delivered"
+                    prompt, webhook_url = pipe.hmget(keys.schedule(agent_id, name), "prompt",
+                                                     "webhook_url")
+                    if prompt is None:
+                        return "skipped: the schedule was deleted"
+                    session = self._stm_session(pipe, agent_id)
+                    now = time.time()
+                    pipe.multi()
+                    self._deliver(keys=[keys.inbox(agent_id), run],
+                                  args=[self.settings.inbox_max, repr(now),
+                                        *inbox.entry_fields(name, prompt.decode(),
+                                                            scheduled_for, float(fired_at))],
+                                  client=pipe)
+                    self.stm.append(agent_id, session, [("system", prompt.decode())],
+                                    client=pipe, now=now)
+                    if webhook_url:
+                        pipe.hset(run, "webhook_status", "pending")
+                        self._enqueue_webhook(pipe, agent_id, name, scheduled_for)
+                    pipe.execute()
+                    return f"delivered to the inbox and STM session {session}"
+                except WatchError:
+                    continue
+
+    @staticmethod
+    def _stm_session(pipe: Any, agent_id: str) -> str:
+        """The agent's current STM session: the one last written, else its live session."""
+        current = pipe.get(keys.stm_current(agent_id)) or pipe.hget(keys.session(agent_id),
+                                                                     "sid")
+        return current.decode() if current else "default"
+
+    def _enqueue_webhook(self, pipe: Any, agent_id: str, name: str, scheduled_for: int) -> None:
+        intervals = list(self.settings.webhook_retry_intervals)
+        self.queue.enqueue(
+            post_webhook, agent_id, name, scheduled_for,
+            job_id=_job_id("webhook", agent_id, name, scheduled_for),
+            description=f"webhook {agent_id}/{name} for {iso(scheduled_for)}",
+            retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
+            job_timeout=int(self.settings.webhook_timeout) + 30,
+            result_ttl=3600, failure_ttl=7 * 24 * 3600, pipeline=pipe,
+        )
+
+    def post_webhook(self, agent_id: str, name: str, scheduled_for: int, final: bool) -> str:
+        run = keys.schedule_run(agent_id, name, scheduled_for)
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(keys.schedule(agent_id, name), "webhook_url", "secret", "prompt")
+            pipe.hmget(run, "fired_at", "webhook_status", "webhook_attempts")
+            (url, secret, prompt), (fired_at, status, attempts) = pipe.execute()
+        if url is None or fired_at is None:
+            return "skipped: the schedule was deleted"
+        if status == b"delivered":
+            return "skipped: already delivered"
+        raw = webhooks.body(agent_id, name, prompt.decode(), scheduled_for, float(fired_at))
+        delivery = f"{agent_id}/{name}/{scheduled_for}"
+        headers = webhooks.headers(secret.decode(), raw, delivery, int(attempts or 0) + 1)
+        http_status: int | None = None
+        try:
+            response = httpx.post(url.decode(), content=raw, headers=headers,
+                                  timeout=self.settings.webhook_timeout, follow_redirects=False)
+            http_status = response.status_code
+            error = None if 200 <= http_status < 300 else f"HTTP {http_status}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:300]
+        now = repr(time.time())
+        outcome = "delivered" if error is None else "failed" if final else "retrying"
+        fields = ["webhook_status", outcome, "webhook_last_attempt_at", now,
+                  "webhook_http_status", http_status or "", "webhook_error", error or ""]
+        if error is None:
+            fields += ["webhook_delivered_at", now]
+        self._attempt(keys=[run], args=fields)
+        if error is not None:
+            raise WebhookFailed(f"webhook {delivery}: {error}"
+                                + ("" if final else "; will retry"))
+        return f"webhook delivered (HTTP {http_status})"
