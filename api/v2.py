@@ -169,6 +169,9 @@ def _query_hours(request: Request, name: str, default: float | None = None) -> f
 AGENT = "/api/v2/agents/{agent_id}"
 
 routes = [
+    # The hot path first: Starlette tries routes in order.
+    Route(AGENT + "/remember", remember, methods=["POST"]),
+    Route(AGENT + "/batch-remember", batch_remember, methods=["POST"]),
     Route("/api/v2/agents", create_agent, methods=["POST"]),
     Route("/api/v2/agents", list_agents, methods=["GET"]),
     Route(AGENT, get_agent, methods=["GET"]),
@@ -177,8 +180,6 @@ routes = [
     Route(AGENT + "/deactivate", deactivate, methods=["POST"]),
     Route("/api/v2/session/info", session_info, methods=["GET"]),
     Route("/api/v2/session/extend", session_extend, methods=["POST"]),
-    Route(AGENT + "/remember", remember, methods=["POST"]),
-    Route(AGENT + "/batch-remember", batch_remember, methods=["POST"]),
     Route(AGENT + "/memories/{memory_id}", get_memory, methods=["GET"]),
     Route(AGENT + "/recall", recall, methods=["POST"]),
 ]

@@ -65,6 +65,8 @@ class Settings:
     max_backlog: int = 500_000
     # Embeddings: a local sentence-transformers model by default.
     embed_model: str = "all-MiniLM-L6-v2"
+    # CPU threads for the web process's query embeddings (the worker uses every core).
+    web_embed_threads: int = 1
     max_body_bytes: int = 2 * 1024 * 1024
     # Short-term memory: newest entries kept per session, and idle time before it expires.
     stm_max_entries: int = 200
@@ -99,6 +101,8 @@ class Settings:
             max_deliveries=_int(env, "MEMANTO_MAX_DELIVERIES", cls.max_deliveries, minimum=1),
             max_backlog=_int(env, "MEMANTO_MAX_BACKLOG", cls.max_backlog),
             embed_model=env.get("MEMANTO_EMBED_MODEL") or cls.embed_model,
+            web_embed_threads=_int(env, "MEMANTO_WEB_EMBED_THREADS", cls.web_embed_threads,
+                                   minimum=1),
             max_body_bytes=_int(env, "MEMANTO_MAX_BODY_BYTES", cls.max_body_bytes, minimum=1024),
             stm_max_entries=_int(env, "MEMANTO_STM_MAX_ENTRIES", cls.stm_max_entries, minimum=1),
             stm_idle_seconds=_int(env, "MEMANTO_STM_IDLE_SECONDS", cls.stm_idle_seconds,

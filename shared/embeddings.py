@@ -27,12 +27,19 @@ def model_path(name: str) -> str:
     )
 
 
-def load_vectorizer(name: str) -> BaseVectorizer:
+def load_vectorizer(name: str, threads: int | None = None) -> BaseVectorizer:
+    """The vectorizer; `threads` caps the CPU threads one embedding may use (the web
+    process embeds one query at a time, beside other work, and is steadier with one)."""
     # Keep the Hugging Face libraries from reaching for the network.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     from redisvl.utils.vectorize import HFTextVectorizer
+
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
 
     return HFTextVectorizer(model=model_path(name))

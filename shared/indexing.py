@@ -214,6 +214,7 @@ class Indexer:
         for entry in entries:
             if entry.error:
                 self.note_failure(entry.entry_id, entry.error)
+        good = self.drop_stale(good)
         if not good:
             return
         try:
@@ -223,6 +224,28 @@ class Indexer:
             self.process_one_by_one(good)
             return
         self.commit(list(zip(good, vectors, strict=True)))
+
+    def drop_stale(self, entries: list[Entry]) -> list[Entry]:
+        """Ack, without embedding them, entries whose memory was deleted, indexed already or
+        edited since (embedding is the expensive step; the index script checks again)."""
+        if not entries:
+            return entries
+        with self.redis.pipeline(transaction=False) as pipe:
+            for entry in entries:
+                pipe.hget(keys.queued(entry.agent_id, entry.memory_id), "version")
+            held = pipe.execute()
+        fresh, stale = [], []
+        for entry, version in zip(entries, held, strict=True):
+            current = version is not None and int(version) == int(entry.record.get("version", 1))
+            (fresh if current else stale).append(entry.entry_id)
+        if stale:
+            with self.redis.pipeline(transaction=True) as pipe:
+                pipe.xack(keys.INGEST_STREAM, keys.INGEST_GROUP, *stale)
+                pipe.xdel(keys.INGEST_STREAM, *stale)
+                pipe.hdel(keys.INGEST_ERRORS, *stale)
+                pipe.execute()
+        keep = set(fresh)
+        return [e for e in entries if e.entry_id in keep]
 
     def process_one_by_one(self, entries: list[Entry]) -> None:
         done = []

@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): run with `.venv/bin/python bench/ingest.py`."""
