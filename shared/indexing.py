@@ -157,6 +157,13 @@ class Indexer:
                 log.warning("Redis unavailable (%s); retrying in 1 s", exc)
                 time.sleep(1)
                 continue
+            except redis.ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                # The stream (and its group) was deleted under us: make them again.
+                log.warning("ingest group missing; creating it again")
+                self.ensure_group()
+                continue
             if burst and handled == 0:
                 return
 
