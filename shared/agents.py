@@ -8,9 +8,12 @@ from typing import Any
 from shared import keys, scripts
 from shared.errors import Conflict, NotFound
 from shared.models import AGENT_ID_RE, AgentCreate
+from shared.schedules import ScheduleStore
 from shared.timefmt import iso
 
-_DELETE_CHUNK = 1000
+# Memory ids taken per round trip when clearing an agent, and keys per UNLINK command.
+_DELETE_CHUNK = 2000
+_UNLINK_CHUNK = 1000
 
 
 def namespace(agent_id: str) -> str:
@@ -78,20 +81,29 @@ class AgentStore:
         # The session goes first so that no write is accepted while the rest is removed.
         await self.redis.unlink(keys.session(agent_id), keys.agent(agent_id))
         await self.redis.zrem(keys.AGENTS, agent_id)
+        # Its schedules stop firing, and its inbox goes with them.
+        await ScheduleStore(self.redis).delete_all(agent_id)
         return await self.delete_memories(agent_id)
 
     async def delete_memories(self, agent_id: str) -> int:
+        """Remove every memory (queued, indexed or failed) and every earlier version and
+        tombstone; returns how many memories. Chunked so Redis serves others in between."""
         removed = 0
-        ids_key = keys.memory_ids(agent_id)
-        while True:
-            batch = await self.redis.spop(ids_key, _DELETE_CHUNK)
-            if not batch:
-                break
+        while batch := await self.redis.spop(keys.memory_ids(agent_id), _DELETE_CHUNK):
             ids = [i.decode() for i in batch]
-            await self.redis.unlink(*[keys.memory(agent_id, i) for i in ids],
-                                    *[keys.queued(agent_id, i) for i in ids])
+            await self._unlink([key for i in ids for key in (keys.memory(agent_id, i),
+                                                             keys.queued(agent_id, i))])
             removed += len(ids)
+        while batch := await self.redis.spop(keys.version_keys(agent_id), _DELETE_CHUNK):
+            await self._unlink(batch)
         return removed
+
+    async def _unlink(self, names: list) -> None:
+        # One round trip; each UNLINK small enough that the index updates stay short.
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for start in range(0, len(names), _UNLINK_CHUNK):
+                pipe.unlink(*names[start:start + _UNLINK_CHUNK])
+            await pipe.execute()
 
     @staticmethod
     def _shape(agent_id: str, raw: dict, count: int, session: dict | None) -> dict:

@@ -1,0 +1,65 @@
+"""Swarm facts (seed 003): short-lived facts shared by every agent, found by meaning.
+
+Any API key or any agent's live session may read and add (a session only in its own
+agent's name); clearing the swarm takes an API key.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from api.agent_memory import query_int
+from api.auth import key_or_session, services
+from api.body import parse
+from shared.agent_memory_models import SwarmFactIn, SwarmSearchIn
+from shared.errors import Forbidden
+
+LIST_DEFAULT_LIMIT = 100
+LIST_MAX_LIMIT = 1000
+
+
+async def add_fact(request: Request) -> JSONResponse:
+    caller = await key_or_session(request)
+    svc = services(request)
+    body = await parse(request, SwarmFactIn, svc.settings.max_body_bytes)
+    source = body.source_agent or caller.agent_id or caller.key_name
+    if caller.claims is not None and source != caller.claims.agent_id:
+        raise Forbidden(f"source_agent must be this session's agent {caller.claims.agent_id!r}, "
+                        f"not {source!r}")
+    vector = await svc.embed(body.content)
+    fact = await svc.swarm.add(body.content, source, body.ttl_seconds, vector)
+    return JSONResponse({"success": True, "message": "Fact added"} | fact, status_code=201)
+
+
+async def list_facts(request: Request) -> JSONResponse:
+    await key_or_session(request)
+    limit = query_int(request, "limit", LIST_DEFAULT_LIMIT, 1, LIST_MAX_LIMIT)
+    facts = await services(request).swarm.list(limit)
+    return JSONResponse({"facts": facts, "count": len(facts)})
+
+
+async def search(request: Request) -> JSONResponse:
+    await key_or_session(request)
+    svc = services(request)
+    body = await parse(request, SwarmSearchIn, svc.settings.max_body_bytes)
+    vector = await svc.embed(body.query)
+    facts = await svc.swarm.search(vector, body.limit, body.threshold)
+    return JSONResponse({"query": body.query, "facts": facts, "count": len(facts)})
+
+
+async def clear(request: Request) -> JSONResponse:
+    caller = await key_or_session(request)
+    if caller.claims is not None:
+        raise Forbidden("clearing the swarm takes an API key, not a session token")
+    deleted = await services(request).swarm.clear()
+    return JSONResponse({"success": True, "message": "Swarm cleared", "facts_deleted": deleted})
+
+
+routes = [
+    Route("/api/swarm/facts", add_fact, methods=["POST"]),
+    Route("/api/swarm/facts", list_facts, methods=["GET"]),
+    Route("/api/swarm/facts", clear, methods=["DELETE"]),
+    Route("/api/swarm/search", search, methods=["POST"]),
+]

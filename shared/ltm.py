@@ -1,0 +1,89 @@
+"""Long-term memory in the seed-003 dialect: the agent's v2 memories seen another way.
+
+A write goes through the same stream and worker as remember, so the id is known at once
+and the memory is searchable once indexed; reads, search and deletes are those of v2.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared import keys
+from shared.agent_memory_models import LtmAddIn, LtmSearchIn
+from shared.agents import AgentStore
+from shared.errors import NotFound
+from shared.memories import MemoryStore
+from shared.memory_edits import MemoryEditor
+from shared.models import MemoryIn, RecallIn
+from shared.tokens import SessionClaims
+
+# Records MEMORY USAGE is asked about to estimate an agent's size (see stats).
+SIZE_SAMPLE = 16
+FLOAT32_BYTES = 4
+
+
+class LongTermMemory:
+    def __init__(self, redis: Any, memories: MemoryStore, editor: MemoryEditor,
+                 agents: AgentStore) -> None:
+        self.redis = redis
+        self.memories = memories
+        self.editor = editor
+        self.agents = agents
+
+    async def add(self, agent_id: str, body: LtmAddIn,
+                  session: SessionClaims | None = None) -> dict:
+        """Queue the memory; metadata is kept verbatim and its `source` is the memory's."""
+        metadata = body.metadata or {}
+        item = MemoryIn(content=body.content, source=str(metadata.get("source", "agent")))
+        (record,) = await self.memories.remember(agent_id, [item], session,
+                                                 metadata=[metadata or None])
+        return record
+
+    async def search(self, agent_id: str, body: LtmSearchIn, vector: bytes) -> list[dict]:
+        recall = RecallIn(query=body.query, limit=body.limit, min_similarity=body.threshold)
+        found = await self.memories.recall(agent_id, recall, vector)
+        return [{"id": m["memory_id"], "content": m["content"], "similarity": m["similarity"],
+                 "created_at": m["created_at"], "source": m["source"]}
+                for m in found["memories"]]
+
+    async def get(self, agent_id: str, memory_id: str) -> dict:
+        memory = await self.memories.get(agent_id, memory_id)
+        # The stored vector's length: 0 while the memory waits in the queue to be embedded.
+        size = await self.redis.hstrlen(keys.memory(agent_id, memory_id), "embedding")
+        return {
+            "id": memory["memory_id"],
+            "content": memory["content"],
+            "embedding_dimensions": int(size) // FLOAT32_BYTES,
+            "metadata": {"source": memory["source"]} | memory.get("metadata", {}),
+            "created_at": memory["created_at"],
+            "status": memory["status"],
+        }
+
+    async def delete(self, agent_id: str, memory_id: str) -> None:
+        """As v2's delete: gone from the agent's memories, its history kept for as-of."""
+        if not await self.editor.delete(agent_id, memory_id):
+            raise NotFound(f"memory {memory_id!r} not found")
+
+    async def stats(self, agent_id: str) -> dict:
+        """How many memories, and their size: MEMORY USAGE of a random sample of records
+        (vector, text and metadata), scaled to the count. Index structures not included."""
+        ids_key = keys.memory_ids(agent_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.scard(ids_key)
+            pipe.srandmember(ids_key, SIZE_SAMPLE)
+            count, sample = await pipe.execute()
+        if not sample:
+            return {"entries_count": int(count), "size_kb": 0.0}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for raw in sample:
+                memory_id = raw.decode()
+                pipe.memory_usage(keys.memory(agent_id, memory_id), samples=0)
+                pipe.memory_usage(keys.queued(agent_id, memory_id), samples=0)
+            usages = await pipe.execute()
+        # Each id is either indexed or queued; one gone meanwhile counts for neither.
+        sizes = [a or b for a, b in zip(usages[::2], usages[1::2], strict=True) if a or b]
+        average = sum(sizes) / len(sizes) if sizes else 0
+        return {"entries_count": int(count), "size_kb": round(average * count / 1024, 1)}
+
+    async def clear(self, agent_id: str) -> int:
+        return await self.agents.delete_memories(agent_id)

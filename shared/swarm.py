@@ -1,0 +1,151 @@
+"""Swarm facts: short-lived facts every agent can read, each a Redis hash with a TTL.
+
+The key's TTL is the only thing that removes a fact: no sweeper runs. Redis deletes an
+expired key lazily or in its expiry cycle, which may be a moment after the deadline, so
+every read also filters on the stored expiry (the same instant, to the millisecond) and
+a fact is never listed or found after it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from redisvl.index import AsyncSearchIndex
+from redisvl.query import CountQuery, FilterQuery, VectorQuery
+from redisvl.query.filter import FilterExpression, Num
+from redisvl.schema import IndexSchema
+
+from shared import keys
+from shared.timefmt import iso
+
+FACT_FIELDS = ["fact_id", "source_agent", "content", "created_at", "expires_at"]
+_CLEAR_CHUNK = 1000
+
+
+def swarm_schema(dims: int) -> IndexSchema:
+    return IndexSchema.from_dict({
+        "index": {"name": keys.SWARM_INDEX, "prefix": keys.SWARM_PREFIX,
+                  "storage_type": "hash"},
+        "fields": [
+            {"name": "source_agent", "type": "tag", "attrs": {"case_sensitive": True}},
+            {"name": "content", "type": "text"},
+            # Indexed twins of created_at / expires_at, which results read exactly (a
+            # RETURN of a numeric attribute loses digits; see shared/schema.py).
+            {"name": "created_ts", "type": "numeric"},
+            {"name": "expires_ts", "type": "numeric"},
+            {"name": "embedding", "type": "vector",
+             "attrs": {"dims": dims, "algorithm": "flat", "distance_metric": "cosine",
+                       "datatype": "float32"}},
+        ],
+    })
+
+
+async def ensure_swarm_index(client: Any, dims: int) -> AsyncSearchIndex:
+    """Create the index unless it exists; several processes may race here harmlessly."""
+    index = AsyncSearchIndex(swarm_schema(dims), redis_client=client)
+    if not await index.exists():
+        try:
+            await index.create(overwrite=False)
+        except Exception as exc:  # RedisVL wraps the server's reply in its own error types
+            if "already exists" not in str(exc).lower():
+                raise
+    return index
+
+
+def _live(now: float) -> FilterExpression:
+    return Num("expires_ts") > now
+
+
+def _shape(hit: dict, now: float) -> dict:
+    expires = float(hit["expires_at"])
+    return {
+        "id": int(hit["fact_id"]),
+        "source_agent": hit["source_agent"],
+        "content": hit["content"],
+        "created_at": iso(hit["created_at"]),
+        "expires_at": iso(expires),
+        "ttl_seconds": max(0, math.ceil(expires - now)),
+    }
+
+
+class SwarmStore:
+    """Takes an asyncio Redis client and the swarm index."""
+
+    def __init__(self, redis: Any, index: AsyncSearchIndex, default_ttl: int,
+                 max_ttl: int) -> None:
+        self.redis = redis
+        self.index = index
+        self.default_ttl = default_ttl
+        self.max_ttl = max_ttl
+
+    def ttl_for(self, asked: int | None) -> int:
+        """The configured default when none is asked for; never more than the maximum."""
+        return min(self.default_ttl if asked is None else asked, self.max_ttl)
+
+    async def add(self, content: str, source_agent: str, ttl_seconds: int | None,
+                  vector: bytes) -> dict:
+        ttl = self.ttl_for(ttl_seconds)
+        fact_id = await self.redis.incr(keys.SWARM_SEQ)
+        now = time.time()
+        expires_ms = int((now + ttl) * 1000)
+        expires = expires_ms / 1000
+        key = keys.swarm_fact(fact_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            # One MULTI: the fact never exists without its TTL.
+            pipe.hset(key, mapping={
+                "fact_id": fact_id, "source_agent": source_agent, "content": content,
+                "created_at": repr(now), "expires_at": repr(expires),
+                "created_ts": repr(now), "expires_ts": repr(expires), "embedding": vector,
+            })
+            pipe.pexpireat(key, expires_ms)
+            await pipe.execute()
+        return _shape({"fact_id": fact_id, "source_agent": source_agent, "content": content,
+                       "created_at": now, "expires_at": expires}, now)
+
+    async def list(self, limit: int) -> list[dict]:
+        """Live facts, newest first."""
+        now = time.time()
+        query = FilterQuery(filter_expression=_live(now), return_fields=FACT_FIELDS,
+                            num_results=limit)
+        query.sort_by("created_ts", asc=False)
+        return [_shape(hit, now) for hit in await self.index.query(query) if _whole(hit)]
+
+    async def search(self, vector: bytes, limit: int,
+                     threshold: float | None = None) -> list[dict]:
+        """Live facts by meaning, best first, with their cosine similarity."""
+        now = time.time()
+        query = VectorQuery(vector=vector, vector_field_name="embedding",
+                            return_fields=FACT_FIELDS, filter_expression=_live(now),
+                            num_results=limit, dtype="float32")
+        found = []
+        for hit in await self.index.query(query):
+            if not _whole(hit):
+                continue
+            similarity = round(min(1.0, max(0.0, 1.0 - float(hit["vector_distance"]))), 6)
+            if threshold is None or similarity >= threshold:
+                found.append(_shape(hit, now) | {"similarity": similarity})
+        return found
+
+    async def count(self) -> int:
+        return int(await self.index.query(CountQuery(_live(time.time()))))
+
+    async def clear(self) -> int:
+        """Remove every fact (expired ones not yet reaped too); returns how many were live."""
+        live = await self.count()
+        previous: list = []
+        while True:
+            query = FilterQuery(filter_expression=FilterExpression("*"),
+                                num_results=_CLEAR_CHUNK).no_content()
+            found = [hit["id"] for hit in await self.index.query(query)]
+            # The same keys again would mean the index lists keys Redis no longer holds.
+            if not found or found == previous:
+                return live
+            await self.redis.unlink(*found)
+            previous = found
+
+
+def _whole(hit: dict) -> bool:
+    # A fact whose key vanished between matching and loading comes back without fields.
+    return all(hit.get(name) is not None for name in FACT_FIELDS)
