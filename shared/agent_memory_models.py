@@ -8,7 +8,15 @@ from typing import Annotated, Literal
 
 from pydantic import Field, JsonValue, TypeAdapter, field_validator
 
-from shared.models import AGENT_ID_RE, MAX_BATCH, MAX_CONTENT, MAX_RECALL_LIMIT, MAX_SOURCE, Body
+from shared.models import (
+    AGENT_ID_RE,
+    MAX_BATCH,
+    MAX_CONTENT,
+    MAX_RECALL_LIMIT,
+    MAX_SOURCE,
+    Body,
+    Content,
+)
 
 # STM session ids: the v2 session ids (UUIDs) and names like "sess_abc123". No ':' so a
 # session's keys never collide with another's; "current" is the alias of the current one.
@@ -27,14 +35,7 @@ def check_session_id(value: str) -> str:
 
 
 class _Content(Body):
-    content: str = Field(min_length=1, max_length=MAX_CONTENT)
-
-    @field_validator("content")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("content must not be blank")
-        return value
+    content: Content
 
 
 class StmEntryIn(_Content):

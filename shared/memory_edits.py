@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import redis
 from redisvl.query import FilterQuery
@@ -22,6 +22,10 @@ from shared.errors import NotFound
 from shared.memories import MEMORY_ID_RE, public
 from shared.schema import MEMORY_FIELDS, indexed_times
 from shared.timefmt import iso
+
+T = TypeVar("T")
+# A memory's current state: its record, its vector (None while queued), pipeline status.
+State = tuple[dict, bytes | None, str]
 
 # Fields of a live document that describe the memory (the rest is pipeline bookkeeping).
 _FLOAT_FIELDS = ("confidence", "created_at", "updated_at")
@@ -101,27 +105,23 @@ class MemoryEditor:
         """Remove a memory from the agent's current memories, keeping its history."""
         if not MEMORY_ID_RE.match(memory_id):
             return False
-        live_key, queued_key = keys.memory(agent_id, memory_id), keys.queued(agent_id, memory_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    await pipe.watch(live_key, queued_key)
-                    state = await self._state(pipe, agent_id, memory_id)
-                    if state is None:
-                        return False
-                    record, embedding, status = state
-                    now = time.time()
-                    pipe.multi()
-                    self._archive(pipe, record, now, embedding, status)
-                    pipe.hset(keys.tombstone(agent_id, memory_id),
-                              mapping={"deleted_at": repr(now), "version": record["version"]})
-                    pipe.sadd(keys.version_keys(agent_id), keys.tombstone(agent_id, memory_id))
-                    pipe.unlink(live_key, queued_key)
-                    pipe.srem(keys.memory_ids(agent_id), memory_id)
-                    await pipe.execute()
-                    return True
-                except redis.WatchError:
-                    continue
+
+        async def write(pipe: Any, state: State | None) -> bool:
+            if state is None:
+                return False
+            record, embedding, status = state
+            now = time.time()
+            pipe.multi()
+            self._archive(pipe, record, now, embedding, status)
+            pipe.hset(keys.tombstone(agent_id, memory_id),
+                      mapping={"deleted_at": repr(now), "version": record["version"]})
+            pipe.sadd(keys.version_keys(agent_id), keys.tombstone(agent_id, memory_id))
+            pipe.unlink(keys.memory(agent_id, memory_id), keys.queued(agent_id, memory_id))
+            pipe.srem(keys.memory_ids(agent_id), memory_id)
+            await pipe.execute()
+            return True
+
+        return await self._watched(agent_id, memory_id, write)
 
     async def history(self, agent_id: str, memory_id: str) -> dict:
         if not MEMORY_ID_RE.match(memory_id):
@@ -168,46 +168,52 @@ class MemoryEditor:
     ) -> dict:
         if not MEMORY_ID_RE.match(memory_id):
             raise NotFound(f"memory {memory_id!r} not found")
-        live_key, queued_key = keys.memory(agent_id, memory_id), keys.queued(agent_id, memory_id)
+
+        async def write(pipe: Any, state: State | None) -> dict:
+            if state is None:
+                raise NotFound(f"memory {memory_id!r} not found")
+            record, embedding, status = state
+            outcome = apply(dict(record))
+            if outcome is None:  # nothing changes: no new version
+                await pipe.reset()
+                return public(record, status)
+            new, event = outcome
+            now = time.time()
+            new |= {"version": record["version"] + 1, "updated_at": now, "event": event}
+            pipe.multi()
+            self._archive(pipe, record, now, embedding, status)
+            if status == "indexed" and not reembed(record, new):
+                pipe.hset(keys.memory(agent_id, memory_id), mapping=_live_changes(new))
+                await pipe.execute()
+                return public(new, "indexed")
+            # Embedded again by the worker; until then it reads as queued.
+            queued_key = keys.queued(agent_id, memory_id)
+            data = json.dumps(new, separators=(",", ":"))
+            pipe.unlink(keys.memory(agent_id, memory_id))
+            pipe.hset(queued_key, mapping={"data": data, "status": "queued",
+                                           "version": new["version"]})
+            pipe.hdel(queued_key, "error")
+            pipe.xadd(keys.INGEST_STREAM, {"id": memory_id, "agent": agent_id, "data": data})
+            await pipe.execute()
+            return public(new, "queued")
+
+        return await self._watched(agent_id, memory_id, write)
+
+    async def _watched(self, agent_id: str, memory_id: str,
+                       write: Callable[[Any, State | None], Awaitable[T]]) -> T:
+        """Read the memory's state under WATCH and let `write` change it in MULTI; start
+        over whenever someone else changed it in between (optimistic locking)."""
         async with self.redis.pipeline(transaction=True) as pipe:
             while True:
                 try:
-                    await pipe.watch(live_key, queued_key)
-                    state = await self._state(pipe, agent_id, memory_id)
-                    if state is None:
-                        raise NotFound(f"memory {memory_id!r} not found")
-                    record, embedding, status = state
-                    outcome = apply(dict(record))
-                    if outcome is None:  # nothing changes: no new version
-                        await pipe.reset()
-                        return public(record, status)
-                    new, event = outcome
-                    now = time.time()
-                    new |= {"version": record["version"] + 1, "updated_at": now,
-                            "event": event}
-                    pipe.multi()
-                    self._archive(pipe, record, now, embedding, status)
-                    if status == "indexed" and not reembed(record, new):
-                        pipe.hset(live_key, mapping=_live_changes(new))
-                        new_status = "indexed"
-                    else:
-                        # Embedded again by the worker; until then it reads as queued.
-                        data = json.dumps(new, separators=(",", ":"))
-                        pipe.unlink(live_key)
-                        pipe.hset(queued_key, mapping={"data": data, "status": "queued",
-                                                       "version": new["version"]})
-                        pipe.hdel(queued_key, "error")
-                        pipe.xadd(keys.INGEST_STREAM, {"id": memory_id, "agent": agent_id,
-                                                       "data": data})
-                        new_status = "queued"
-                    await pipe.execute()
-                    return public(new, new_status)
+                    await pipe.watch(keys.memory(agent_id, memory_id),
+                                     keys.queued(agent_id, memory_id))
+                    return await write(pipe, await self._state(pipe, agent_id, memory_id))
                 except redis.WatchError:
                     continue
 
     @staticmethod
-    async def _state(pipe: Any, agent_id: str,
-                     memory_id: str) -> tuple[dict, bytes | None, str] | None:
+    async def _state(pipe: Any, agent_id: str, memory_id: str) -> State | None:
         live = await pipe.hgetall(keys.memory(agent_id, memory_id))
         queued = await pipe.hgetall(keys.queued(agent_id, memory_id))
         return _current_state(live, queued)
@@ -228,7 +234,7 @@ class MemoryEditor:
         return entry
 
 
-def _current_state(live: dict, queued: dict) -> tuple[dict, bytes | None, str] | None:
+def _current_state(live: dict, queued: dict) -> State | None:
     if live:
         return record_from_document(live), live.get(b"embedding"), "indexed"
     if queued:

@@ -6,7 +6,14 @@ import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 MemoryType = Literal[
     "fact", "preference", "goal", "decision", "artifact", "learning", "event",
@@ -30,6 +37,17 @@ Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                        max_length=MAX_TAG_LEN, pattern=r"^[^,]+$")]
 
 
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+# Text that must say something: spaces alone are refused.
+NotBlank = AfterValidator(_not_blank)
+Content = Annotated[str, StringConstraints(min_length=1, max_length=MAX_CONTENT), NotBlank]
+
+
 class Body(BaseModel):
     # Unknown fields and wrong types are the client's mistake, named in the answer.
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -47,20 +65,13 @@ class ActivateBody(Body):
 
 
 class MemoryIn(Body):
-    content: str = Field(min_length=1, max_length=MAX_CONTENT)
+    content: Content
     type: MemoryType = "fact"
     title: str | None = Field(default=None, max_length=MAX_TITLE)
     confidence: float = Field(default=0.8, ge=0.0, le=1.0)
     tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
     source: str = Field(default="agent", min_length=1, max_length=MAX_SOURCE)
     provenance: Provenance = "explicit_statement"
-
-    @field_validator("content")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("content must not be blank")
-        return value
 
 
 class BatchIn(BaseModel):
@@ -122,19 +133,12 @@ def derive_title(content: str) -> str:
 class MemoryPatch(Body):
     """Any of the editable fields, validated as remember validates them."""
 
-    content: str | None = Field(default=None, min_length=1, max_length=MAX_CONTENT)
+    content: Content | None = None
     title: str | None = Field(default=None, min_length=1, max_length=MAX_TITLE)
     type: MemoryType | None = None
     confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
     source: str | None = Field(default=None, min_length=1, max_length=MAX_SOURCE)
-
-    @field_validator("content")
-    @classmethod
-    def _not_blank(cls, value: str | None) -> str | None:
-        if value is not None and not value.strip():
-            raise ValueError("content must not be blank")
-        return value
 
     def changes(self) -> dict:
         return self.model_dump(exclude_unset=True, exclude_none=True)
@@ -193,22 +197,15 @@ USER_ID_PATTERN = r"^[^{},\x00-\x1f]{1,128}$"
 class UserMemoryIn(Body):
     """agno's UserMemoryCreateSchema, plus the agent and team it may name."""
 
-    memory: str = Field(min_length=1, max_length=5000)
+    memory: Annotated[str, StringConstraints(min_length=1, max_length=5000), NotBlank]
     user_id: str = Field(pattern=USER_ID_PATTERN)
     topics: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
     agent_id: str | None = Field(default=None, pattern=AGENT_ID_RE.pattern)
     team_id: str | None = Field(default=None, pattern=USER_ID_PATTERN)
 
-    @field_validator("memory")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("memory must not be blank")
-        return value
-
 
 class UserMemoryPatch(Body):
-    memory: str = Field(min_length=1, max_length=5000)
+    memory: Annotated[str, StringConstraints(min_length=1, max_length=5000), NotBlank]
     user_id: str | None = Field(default=None, pattern=USER_ID_PATTERN)
     topics: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
 
