@@ -15,8 +15,6 @@ from shared import keys, scripts
 from shared.agent_memory_models import CURRENT
 from shared.timefmt import iso
 
-ROLES = ("user", "assistant", "system", "tool")
-
 
 class StmWriter:
     def __init__(self, redis: Any, max_entries: int, idle_seconds: int) -> None:
