@@ -11,7 +11,16 @@ from typing import Any
 
 from starlette.applications import Starlette
 
-from api import apikeys, v2, v2_lifecycle
+from api import (
+    agent_memory,
+    apikeys,
+    schedules,
+    swarm,
+    user_memories,
+    v2,
+    v2_lifecycle,
+    v2_tree,
+)
 from api import services as services_module
 from api.errors import EXCEPTION_HANDLERS
 from shared.config import ConfigError, Settings
@@ -36,7 +45,8 @@ def create_app(settings: Settings | None = None, vectorizer: Any = None) -> Star
             await svc.close()
 
     return Starlette(
-        routes=[*v2.routes, *v2_lifecycle.routes, *apikeys.routes],
+        routes=[*v2.routes, *v2_lifecycle.routes, *apikeys.routes, *schedules.routes,
+                *agent_memory.routes, *swarm.routes, *v2_tree.routes, *user_memories.routes],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

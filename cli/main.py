@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from cli import commands
+from cli import commands, schedules, tree, user_memories
 from cli.client import ClientError
 from cli.config import CliConfig
 
@@ -89,8 +89,20 @@ def build_parser() -> argparse.ArgumentParser:
                                 ("restore", commands.memory_restore, "make it active again"),
                                 ("history", commands.memory_history, "list its versions")]:
         verb(memory, name, handler, text).add_argument("id")
+    sub = verb(memory, "export", tree.export, "write an agent's memories as a Markdown tree")
+    sub.add_argument("agent")
+    sub.add_argument("dir")
+    sub.add_argument("--force", action="store_true",
+                     help="replace the Markdown files of a folder that is not empty")
+    sub = verb(memory, "import", tree.import_tree, "read a Markdown tree into an agent")
+    sub.add_argument("agent")
+    sub.add_argument("dir")
+    sub.add_argument("--wait", action="store_true", help="wait until all are indexed")
+    sub.add_argument("--timeout", type=float, default=300.0, help="for --wait (seconds)")
 
     verb(verbs, "status", commands.status, "server, key and session at a glance")
+    user_memories.add_parser(verbs, common)
+    schedules.add_parser(verbs, common)
 
     apikey = verbs.add_parser("apikey", help="named API keys").add_subparsers(
         dest="action", required=True)
