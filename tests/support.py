@@ -15,7 +15,7 @@ import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_KEY = "test-admin-key-0123456789"
-JWT_SECRET = "test-jwt-secret-0123456789abcdefghijklmnopqrstuvwxyz"
+JWT_SECRET = "test-jwt-secret-0123456789abcdefghijklmnopqrstuvwxyz-0123456789abcdef"
 
 
 def free_port() -> int:
