@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from api.auth import require_api_key, services, session_claims
 from api.body import explain, parse
+from api.responses import FastJSONResponse
 from shared.errors import InvalidInput
 from shared.models import ActivateBody, AgentCreate, BatchIn, MemoryIn, RecallIn
 from shared.sessions import authorize
@@ -90,7 +91,7 @@ async def remember(request: Request) -> JSONResponse:
     svc = services(request)
     item = await parse(request, MemoryIn, svc.settings.max_body_bytes)
     (record,) = await svc.memories.remember(claims.agent_id, [item], claims)
-    return JSONResponse(_queued(record))
+    return FastJSONResponse(_queued(record))
 
 
 async def batch_remember(request: Request) -> JSONResponse:
@@ -115,7 +116,7 @@ async def batch_remember(request: Request) -> JSONResponse:
     results += [{"index": i} | _queued(record)
                 for (i, _), record in zip(valid, records, strict=True)]
     results.sort(key=lambda r: r["index"])
-    return JSONResponse({
+    return FastJSONResponse({
         "total_submitted": len(batch.memories),
         "successful": len(records),
         "failed": len(batch.memories) - len(records),

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from redisvl.query import FilterQuery, VectorQuery
 from redisvl.query.filter import FilterExpression, Num, Tag
 
@@ -122,7 +123,7 @@ class MemoryStore:
         args: list[Any] = [check, repr(now), self.max_backlog, agent_id]
         for record in records:
             script_keys.append(keys.queued(agent_id, record["memory_id"]))
-            args += [record["memory_id"], json.dumps(record, separators=(",", ":"))]
+            args += [record["memory_id"], orjson.dumps(record)]
         code = await self._remember(keys=script_keys, args=args)
         if code == _SESSION_GONE and session:
             ensure_live(session, None)

@@ -51,7 +51,9 @@ async def connect_async(url: str, wait_seconds: float = 0.0) -> aredis.Redis:
     """A checked asyncio client for the web process."""
     import asyncio
 
-    client = aredis.Redis.from_url(url, health_check_interval=30)
+    # No health_check_interval here: the web process's connections are busy, and checking
+    # the clock before every command costs the write path measurable time.
+    client = aredis.Redis.from_url(url)
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
