@@ -41,10 +41,7 @@ class Services:
     stm: ShortTermMemory
     swarm: SwarmStore
     user_memories: UserMemories
-
-    @property
-    def ltm(self) -> LongTermMemory:
-        return LongTermMemory(self.redis, self.memories, self.editor, self.agents)
+    ltm: LongTermMemory
 
     async def embed(self, text: str) -> bytes:
         # The model is CPU-bound: keep it off the event loop that serves the writes.
@@ -69,7 +66,8 @@ async def build(settings: Settings, vectorizer: Any = None) -> Services:
     signer = TokenSigner(settings.jwt_secret)
     memories = MemoryStore(redis, index, settings.max_backlog)
     editor = MemoryEditor(redis, index)
-    agents = AgentStore(redis)
+    stm = ShortTermMemory(redis, settings.stm_max_entries, settings.stm_idle_seconds)
+    agents = AgentStore(redis, stm)
     return Services(
         settings=settings,
         redis=redis,
@@ -82,8 +80,9 @@ async def build(settings: Settings, vectorizer: Any = None) -> Services:
         schedules=ScheduleStore(redis, settings.max_schedules),
         inbox=Inbox(redis, settings.redis_url, settings.inbox_max_waiters),
         editor=editor,
-        stm=ShortTermMemory(redis, settings.stm_max_entries, settings.stm_idle_seconds),
+        stm=stm,
         swarm=SwarmStore(redis, swarm_index, settings.swarm_default_ttl,
                          settings.swarm_max_ttl),
         user_memories=UserMemories(redis, memories, editor, agents),
+        ltm=LongTermMemory(redis, memories, editor, agents),
     )

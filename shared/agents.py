@@ -9,6 +9,7 @@ from shared import keys, scripts
 from shared.errors import Conflict, NotFound
 from shared.models import AGENT_ID_RE, AgentCreate
 from shared.schedules import ScheduleStore
+from shared.stm import ShortTermMemory
 from shared.timefmt import iso
 
 # Memory ids taken per round trip when clearing an agent, and keys per UNLINK command.
@@ -28,8 +29,9 @@ def _text(raw: dict, name: str) -> str | None:
 class AgentStore:
     """Agent records in Redis; takes an asyncio Redis client."""
 
-    def __init__(self, redis: Any) -> None:
+    def __init__(self, redis: Any, stm: ShortTermMemory) -> None:
         self.redis = redis
+        self.stm = stm
         self._create = redis.register_script(scripts.CREATE_AGENT)
 
     async def create(self, body: AgentCreate) -> dict:
@@ -76,13 +78,15 @@ class AgentStore:
         return agents
 
     async def delete(self, agent_id: str) -> int:
-        """Remove the agent, its session and every memory; returns how many memories."""
+        """Remove the agent, its session, schedules, inbox, short-term memory and every
+        memory; returns how many memories."""
         await self.require(agent_id)
         # The session goes first so that no write is accepted while the rest is removed.
         await self.redis.unlink(keys.session(agent_id), keys.agent(agent_id))
         await self.redis.zrem(keys.AGENTS, agent_id)
         # Its schedules stop firing, and its inbox goes with them.
         await ScheduleStore(self.redis).delete_all(agent_id)
+        await self.stm.clear(agent_id)
         return await self.delete_memories(agent_id)
 
     async def delete_memories(self, agent_id: str) -> int:
@@ -93,6 +97,8 @@ class AgentStore:
             ids = [i.decode() for i in batch]
             await self._unlink([key for i in ids for key in (keys.memory(agent_id, i),
                                                              keys.queued(agent_id, i))])
+            # Memories written through /memories are also found by id there.
+            await self.redis.hdel(keys.MEMORY_OWNERS, *ids)
             removed += len(ids)
         while batch := await self.redis.spop(keys.version_keys(agent_id), _DELETE_CHUNK):
             await self._unlink(batch)

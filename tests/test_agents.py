@@ -120,9 +120,12 @@ def test_delete_removes_agent_sessions_and_memories(client, indexer, r):
                        json={"content": "the other agent's memory"},
                        headers=other.headers).json()["memory_id"]
     indexer.run(burst=True)
-    # One more queued, not yet indexed, at delete time.
+    # One more queued, not yet indexed, at delete time; and some short-term memory.
     late = client.post(f"{base}/remember", json={"content": "late"},
                        headers=agent.headers).json()["memory_id"]
+    assert client.post(f"/api/agents/{agent.agent_id}/memory/stm",
+                       json={"role": "user", "content": "hello"},
+                       headers=agent.headers).status_code == 201
 
     reply = client.delete(base, headers=ADMIN)
     assert reply.status_code == 200
@@ -136,6 +139,7 @@ def test_delete_removes_agent_sessions_and_memories(client, indexer, r):
         assert not r.exists(keys.memory(agent.agent_id, memory_id))
         assert not r.exists(keys.queued(agent.agent_id, memory_id))
     assert not r.exists(keys.session(agent.agent_id), keys.memory_ids(agent.agent_id))
+    assert list(r.scan_iter(match=f"*{{{agent.agent_id}}}*")) == []  # nothing of it is left
     assert r.exists(keys.memory(other.agent_id, keep))
     assert client.delete(base, headers=ADMIN).status_code == 404
     # The id is free again, with nothing of the old agent's.
