@@ -49,6 +49,7 @@ class Services:
 
     async def close(self) -> None:
         await self.inbox.close()
+        await self.memories.close()
         await self.redis.aclose()
 
 

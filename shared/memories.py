@@ -16,6 +16,7 @@ from redisvl.query.filter import FilterExpression, Num, Tag
 from shared import keys, scripts
 from shared.agents import namespace
 from shared.errors import Busy, NotFound
+from shared.hot_script import HotScript
 from shared.models import MemoryIn, RecallIn, derive_title, parse_time
 from shared.schema import MEMORY_FIELDS
 from shared.sessions import ensure_live
@@ -95,7 +96,7 @@ class MemoryStore:
         self.redis = redis
         self.index = index
         self.max_backlog = max_backlog
-        self._remember = redis.register_script(scripts.REMEMBER)
+        self._remember = HotScript(redis, scripts.REMEMBER)
 
     async def remember(
         self,
@@ -124,7 +125,7 @@ class MemoryStore:
         for record in records:
             script_keys.append(keys.queued(agent_id, record["memory_id"]))
             args += [record["memory_id"], orjson.dumps(record)]
-        code = await self._remember(keys=script_keys, args=args)
+        code = await self._remember(script_keys, args)
         if code == _SESSION_GONE and session:
             ensure_live(session, None)
         elif code == _SESSION_REPLACED and session:
@@ -134,6 +135,9 @@ class MemoryStore:
         elif code == _NO_AGENT:
             raise NotFound(f"agent {agent_id!r} not found")
         return records
+
+    async def close(self) -> None:
+        await self._remember.close()
 
     async def delete(self, agent_id: str, memory_id: str) -> bool:
         """Remove one memory, queued or indexed; False when the agent holds no such id."""
