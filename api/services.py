@@ -55,7 +55,7 @@ class Services:
 
 async def build(settings: Settings, vectorizer: Any = None) -> Services:
     settings.require_secrets()
-    redis = await connect_async(settings.redis_url, wait_seconds=30)
+    redis = await connect_async(settings.redis_url, wait_seconds=settings.redis_wait_seconds)
     if vectorizer is None:
         vectorizer = await asyncio.to_thread(load_vectorizer, settings.embed_model,
                                               settings.web_embed_threads)

@@ -53,6 +53,8 @@ def _intervals(env: Mapping[str, str], name: str, default: tuple[int, ...]) -> t
 @dataclass(frozen=True)
 class Settings:
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # How long a process waits for Redis at start before it gives up with a clear error.
+    redis_wait_seconds: float = 30.0
     # Admin key from the environment; named keys live in Redis as digests.
     api_key: str = field(default="", repr=False)
     jwt_secret: str = field(default="", repr=False)
@@ -92,6 +94,7 @@ class Settings:
         env = os.environ if env is None else env
         return cls(
             redis_url=env.get("REDIS_URL") or cls.redis_url,
+            redis_wait_seconds=_float(env, "MEMANTO_REDIS_WAIT_SECONDS", cls.redis_wait_seconds),
             api_key=env.get("MEMANTO_API_KEY", ""),
             jwt_secret=env.get("MEMANTO_JWT_SECRET", ""),
             session_hours=_float(env, "MEMANTO_SESSION_HOURS", cls.session_hours),

@@ -20,7 +20,7 @@ log = logging.getLogger("memanto.ingest")
 def main() -> None:
     settings = Settings.from_env()
     stop = StopFlag()
-    client = connect(settings.redis_url, wait_seconds=30)
+    client = connect(settings.redis_url, wait_seconds=settings.redis_wait_seconds)
     vectorizer = load_vectorizer(settings.embed_model)
     ensure_index(client, vectorizer.dims)
     indexer = Indexer(

