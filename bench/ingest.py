@@ -25,10 +25,6 @@ import json
 import math
 import os
 import platform
-import random
-import re
-import resource
-import shutil
 import signal
 import subprocess
 import sys
@@ -48,6 +44,9 @@ import httpx  # noqa: E402
 import redis  # noqa: E402
 
 from bench.baseline_app import STREAM as BASELINE_STREAM  # noqa: E402
+from bench.cpu import CpuMeter, CpuShare, proc_cpu  # noqa: E402
+from bench.load import LoadResult, ensure_wrk, run_load  # noqa: E402
+from bench.texts import TEXT_SEED, memory_texts  # noqa: E402
 from shared import keys  # noqa: E402
 from tests.support import (  # noqa: E402
     ADMIN_KEY,
@@ -62,7 +61,6 @@ from tests.support import (  # noqa: E402
 
 MODEL = "all-MiniLM-L6-v2"
 EMBED_BATCH = 64
-TEXT_SEED = 20240611
 # Goals.
 DOOR_RPS_GOAL = 5_000.0
 DOOR_P99_GOAL_MS = 25.0
@@ -71,72 +69,6 @@ POLL_S = 0.2  # phase 3: never poll Redis more often than this
 PROBE_POLL_S = 0.02  # phase 4: recall polling interval
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 DOOR_TEXT = "The user prefers email over phone calls for billing questions, after 5 pm."
-
-
-# -- realistic short memory texts ----------------------------------------------------------
-
-_PEOPLE = ["Alice", "Bob", "Priya", "Chen", "Maria", "Tomasz", "Aisha", "Kenji", "Lucas",
-           "Fatima", "The user", "The customer", "The CFO", "Our on-call engineer"]
-_TOOLS = ["PostgreSQL", "Redis", "Kafka", "SQLite", "DuckDB", "Elasticsearch", "MongoDB",
-          "ClickHouse", "RabbitMQ", "S3", "Terraform", "Kubernetes", "Nomad", "Celery"]
-_COMPONENTS = ["billing service", "search API", "mobile app", "nightly export",
-               "checkout flow", "auth gateway", "reporting dashboard", "email worker"]
-_CHANNELS = ["email", "Slack", "SMS", "phone calls", "Teams", "a weekly summary"]
-_TOPICS = ["billing", "outage", "release", "roadmap", "security", "hiring", "invoice"]
-_CITIES = ["Lisbon", "Berlin", "Austin", "Nairobi", "Osaka", "Toronto", "Warsaw", "Pune"]
-_FOODS = ["peanuts", "shellfish", "gluten", "dairy", "sesame", "eggs"]
-_LANGS = ["English", "Portuguese", "German", "Japanese", "Spanish", "French", "Polish"]
-_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December"]
-_DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]
-_TEMPLATES = [
-    "{person} prefers {channel} over {channel2} for {topic} updates.",
-    "{person} is allergic to {food}; avoid it when ordering lunch for meetings.",
-    "Decided to move the {component} from {tool} to {tool2} by {month} to cut p99 latency "
-    "by {pct}%.",
-    "{person} works from {city} and is usually online between {h1}:00 and {h2}:00 local "
-    "time.",
-    "Ticket #{num}: {person} reported that the {component} returns HTTP {code} after the "
-    "v{major}.{minor} upgrade.",
-    "Goal for Q{q}: reduce {topic} tickets by {pct}% and keep the {component} error rate "
-    "under {small}%.",
-    "{person}'s birthday is on {month} {day}.",
-    "Meeting on {weekday} with {person}: agreed to ship the {component} changes behind a "
-    "feature flag in v{major}.{minor}.",
-    "Learned that the {component} must warm its {tool} cache before {h1}:00, otherwise the "
-    "first {num} requests time out.",
-    "Always answer {person} in {lang} and keep replies under {small} sentences.",
-    "The {component} runs on {small} nodes in {city}; it depends on {tool} {major}.{minor}.",
-    "{person} asked to be reminded about the {topic} review every {weekday} at {h2}:30.",
-    "Invoice {num} for {person} was paid late; {person2} will follow up by {channel}.",
-    "Error seen: {tool} connection pool exhausted in the {component} at {h1}:{minute} UTC "
-    "during the {topic} batch job, retried {small} times.",
-]
-
-
-def memory_texts(count: int, seed: int = TEXT_SEED) -> list[str]:
-    """`count` distinct short memories; the same seed always gives the same list (so the
-    first 2,000 of phase 3's backlog are exactly phase 2's texts)."""
-    rng = random.Random(seed)
-    texts: list[str] = []
-    seen: set[str] = set()
-    while len(texts) < count:
-        text = rng.choice(_TEMPLATES).format(
-            person=rng.choice(_PEOPLE), person2=rng.choice(_PEOPLE),
-            channel=rng.choice(_CHANNELS), channel2=rng.choice(_CHANNELS),
-            topic=rng.choice(_TOPICS), component=rng.choice(_COMPONENTS),
-            tool=rng.choice(_TOOLS), tool2=rng.choice(_TOOLS), city=rng.choice(_CITIES),
-            food=rng.choice(_FOODS), lang=rng.choice(_LANGS), month=rng.choice(_MONTHS),
-            weekday=rng.choice(_DAYS), day=rng.randint(1, 28), pct=rng.randint(5, 60),
-            h1=rng.randint(6, 11), h2=rng.randint(15, 21), minute=f"{rng.randint(0, 59):02d}",
-            num=rng.randint(1000, 99999), code=rng.choice([429, 500, 502, 503, 504]),
-            major=rng.randint(1, 9), minor=rng.randint(0, 30), q=rng.randint(1, 4),
-            small=rng.randint(2, 9),
-        )
-        if text not in seen:
-            seen.add(text)
-            texts.append(text)
-    return texts
 
 
 # -- small helpers -------------------------------------------------------------------------
@@ -202,6 +134,9 @@ class Context:
         self.logs.append(path)
         return path
 
+    def live_pids(self) -> list[int]:
+        return [p.pid for p in self.procs if p.poll() is None]
+
     def track(self, proc: subprocess.Popen) -> subprocess.Popen:
         self.procs.append(proc)
         return proc
@@ -221,67 +156,6 @@ class Context:
                 self.stop_one(proc)
             except Exception as exc:  # keep stopping the others
                 print(f"could not stop pid {proc.pid}: {exc}", file=sys.stderr)
-
-
-# -- how much of the machine was ours ------------------------------------------------------
-
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _machine_cpu() -> tuple[float, float]:
-    """(busy, steal) CPU seconds of the whole machine since boot, from /proc/stat."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
-    return (user + nice + system + irq + softirq) / _TICK, steal / _TICK
-
-
-def _proc_cpu(pid: int) -> float:
-    """User + system CPU seconds of one live process (all its threads)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0.0
-    return (int(stat[11]) + int(stat[12])) / _TICK
-
-
-@dataclass
-class CpuShare:
-    """Where the machine's CPU went during one phase, in percent of one core."""
-
-    seconds: float
-    ours: float
-    others: float
-    steal: float
-
-    def describe(self) -> str:
-        cores = os.cpu_count() or 1
-        return (f"CPU over {self.seconds:.0f} s: this benchmark {self.ours:.0f}%, other "
-                f"processes {self.others:.0f}%, steal {self.steal:.0f}% (of {cores * 100}%)")
-
-
-class CpuMeter:
-    """This benchmark's own CPU (itself, its reaped children, the live processes it
-    started) against the machine's, so that load from anything else shows in the report."""
-
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-        self.start = self.sample()
-
-    def sample(self) -> tuple[float, float, float, float]:
-        me = resource.getrusage(resource.RUSAGE_SELF)
-        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-        ours = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
-        ours += sum(_proc_cpu(p.pid) for p in self.ctx.procs if p.poll() is None)
-        busy, steal = _machine_cpu()
-        return time.monotonic(), busy, steal, ours
-
-    def share(self) -> CpuShare:
-        wall0, busy0, steal0, ours0 = self.start
-        wall1, busy1, steal1, ours1 = self.sample()
-        span = max(wall1 - wall0, 1e-9)
-        ours = (ours1 - ours0) / span * 100
-        others = max(0.0, (busy1 - busy0) / span * 100 - ours)
-        return CpuShare(span, ours, others, (steal1 - steal0) / span * 100)
 
 
 def start_stack(ctx: Context) -> None:
@@ -309,18 +183,6 @@ def new_agent(ctx: Context, agent_id: str) -> Agent:
 
 
 # -- phase 1: the front door -----------------------------------------------------------------
-
-@dataclass
-class LoadResult:
-    tool: str
-    requests: int
-    seconds: float
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    non_2xx: int
-    socket_errors: str
-
 
 @dataclass
 class DoorMeasure:
@@ -355,86 +217,6 @@ class DoorResult:
         return self.door.load.rps / self.baseline.load.rps if self.baseline.load.rps else 0.0
 
 
-def ensure_wrk() -> str | None:
-    """wrk from PATH, or from Debian's package when running as root; None if neither."""
-    path = shutil.which("wrk")
-    if path or os.geteuid() != 0 or not shutil.which("apt-get"):
-        return path
-    print("wrk is not installed; trying `apt-get install -y wrk` ...", flush=True)
-    for command in (["apt-get", "install", "-y", "-q", "wrk"], ["apt-get", "update", "-q"],
-                    ["apt-get", "install", "-y", "-q", "wrk"]):
-        try:
-            subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           timeout=300, check=False,
-                           env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
-        except (OSError, subprocess.TimeoutExpired):
-            break
-        path = shutil.which("wrk")
-        if path:
-            return path
-    return None
-
-
-_UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
-
-
-def _wrk_ms(text: str, pattern: str) -> float:
-    found = re.search(pattern + r"\s+([\d.]+)(us|ms|s|m|h)\b", text, re.MULTILINE)
-    if not found:
-        raise ValueError(f"wrk output lacks {pattern!r}:\n{text}")
-    return float(found.group(1)) * _UNIT_MS[found.group(2)]
-
-
-def parse_wrk(text: str) -> LoadResult:
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
-    total = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m|h)", text)
-    if not rps or not total:
-        raise ValueError(f"unexpected wrk output:\n{text}")
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    errors = re.search(r"Socket errors: (.+)", text)
-    return LoadResult(
-        tool="wrk",
-        requests=int(total.group(1)),
-        seconds=float(total.group(2)) * _UNIT_MS[total.group(3)] / 1000,
-        rps=float(rps.group(1)),
-        p50_ms=_wrk_ms(text, r"^\s+50%"),
-        p99_ms=_wrk_ms(text, r"^\s+99%"),
-        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
-        socket_errors=errors.group(1).strip() if errors else "none",
-    )
-
-
-def wrk_script(path: Path, body: str, headers: dict[str, str]) -> Path:
-    lines = ['wrk.method = "POST"', f"wrk.body = [==[{body}]==]"]
-    lines += [f'wrk.headers["{name}"] = "{value}"' for name, value in headers.items()]
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def run_load(ctx: Context, generator: str, url: str, body: str, headers: dict[str, str],
-             seconds: int, connections: int, threads: int) -> LoadResult:
-    """One closed-loop load run from a separate process."""
-    if generator != "python":
-        script = wrk_script(ctx.tmp / "post.lua", body, headers)
-        command = [generator, "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
-                   "--timeout", "5s", "--latency", "-s", str(script), url]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60,
-                              check=True)
-        return parse_wrk(done.stdout)
-    body_file = ctx.tmp / "body.json"
-    body_file.write_text(body)
-    command = [sys.executable, "-m", "bench.loadgen", "--url", url, "--body-file",
-               str(body_file), "--connections", str(connections), "--duration", str(seconds)]
-    for name, value in headers.items():
-        command += ["--header", f"{name}: {value}"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60,
-                          check=True, cwd=ROOT)
-    data = json.loads(done.stdout.strip().splitlines()[-1])
-    return LoadResult(tool="python", requests=data["requests"], seconds=data["seconds"],
-                      rps=data["rps"], p50_ms=data["p50_ms"], p99_ms=data["p99_ms"],
-                      non_2xx=data["non_2xx"], socket_errors=f"{data['errors']} errors")
-
-
 def settled_xlen(client: redis.Redis, stream: str) -> int:
     """XLEN once the server has finished the requests still in flight."""
     last = client.xlen(stream)
@@ -457,16 +239,16 @@ def assert_no_consumer(client: redis.Redis) -> None:
 def measure_endpoint(ctx: Context, name: str, app_pid: int, url: str, stream: str,
                      body: str, headers: dict[str, str], args: argparse.Namespace
                      ) -> DoorMeasure:
-    load = run_load(ctx, args.generator, url, body, headers, args.warmup,
+    load = run_load(ctx.tmp, args.generator, url, body, headers, args.warmup,
                     args.connections, args.threads)
     print(f"{name:>8}: warm-up {load.requests} requests ({load.rps:,.0f}/s)", flush=True)
     before = settled_xlen(ctx.redis, stream)
     redis_pid = ctx.procs[0].pid
-    meter = CpuMeter(ctx)
-    app_cpu, redis_cpu = _proc_cpu(app_pid), _proc_cpu(redis_pid)
-    load = run_load(ctx, args.generator, url, body, headers, args.duration,
+    meter = CpuMeter(ctx.live_pids)
+    app_cpu, redis_cpu = proc_cpu(app_pid), proc_cpu(redis_pid)
+    load = run_load(ctx.tmp, args.generator, url, body, headers, args.duration,
                     args.connections, args.threads)
-    app_cpu, redis_cpu = _proc_cpu(app_pid) - app_cpu, _proc_cpu(redis_pid) - redis_cpu
+    app_cpu, redis_cpu = proc_cpu(app_pid) - app_cpu, proc_cpu(redis_pid) - redis_cpu
     cpu = meter.share()
     entries = settled_xlen(ctx.redis, stream) - before
     per = 1e6 / max(load.requests, 1)
@@ -594,7 +376,7 @@ def phase_embed(ctx: Context, args: argparse.Namespace, again: bool = False) -> 
         banner(f"Phase 2: raw embedding, {args.embed_texts} texts, embed_many(batch_size="
                f"{EMBED_BATCH}, as_buffer=True), model alone in a subprocess")
     log = ctx.log("embed")
-    meter = CpuMeter(ctx)
+    meter = CpuMeter(ctx.live_pids)
     with log.open("ab") as err:
         done = subprocess.run(
             [sys.executable, str(Path(__file__).resolve()), "--embed-child",
@@ -693,13 +475,13 @@ def phase_pipeline(ctx: Context, agent: Agent, args: argparse.Namespace
     marks: dict[str, Any] = {}
 
     def on_first() -> None:  # from here on the worker is past its start-up
-        marks.update(meter=CpuMeter(ctx), worker=_proc_cpu(worker.pid),
-                      redis=_proc_cpu(redis_pid))
+        marks.update(meter=CpuMeter(ctx.live_pids), worker=proc_cpu(worker.pid),
+                      redis=proc_cpu(redis_pid))
 
     t_first, left_then, t_done = wait_drained(ctx, worker, args.backlog, log, 900, on_first)
     cpu = marks["meter"].share()
-    worker_cpu = _proc_cpu(worker.pid) - marks["worker"]
-    redis_cpu = _proc_cpu(redis_pid) - marks["redis"]
+    worker_cpu = proc_cpu(worker.pid) - marks["worker"]
+    redis_cpu = proc_cpu(redis_pid) - marks["redis"]
     polled_rate = left_then / (t_done - t_first) if t_done > t_first else math.nan
 
     # Each commit stamps its documents with the worker's clock (indexed_at; updated_at in
@@ -762,7 +544,7 @@ def phase_lag(ctx: Context, agent: Agent, args: argparse.Namespace) -> LagResult
     lags: list[float] = []
     polls: list[int] = []
     recalls: list[float] = []
-    meter = CpuMeter(ctx)
+    meter = CpuMeter(ctx.live_pids)
     for text in texts:
         reply = ctx.client.post(f"{base}/remember", headers=agent.headers,
                                 json={"content": text, "type": "fact"})
