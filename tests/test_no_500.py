@@ -75,3 +75,17 @@ def test_junk_path_names_are_4xx(client):
             for headers in (ADMIN, agent.headers):
                 reply = client.get(path, headers=headers)
                 assert 400 <= reply.status_code < 500, (path, reply.status_code, reply.text)
+
+
+def test_no_route_answers_without_credentials(client):
+    """Every route asks for an API key or a session token before anything else."""
+    agent = new_agent(client)
+    open_routes = []
+    for route in (r for r in client.app.routes if isinstance(r, Route)):
+        for method in sorted(route.methods - {"HEAD"}):
+            path = _paths(route, agent.agent_id)[0]
+            reply = client.request(method, path, content=b"{}",
+                                   headers={"Content-Type": "application/json"})
+            if reply.status_code != 401:
+                open_routes.append((method, path, reply.status_code))
+    assert open_routes == []
