@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--bind", default="127.0.0.1")
     dev = verbs.add_parser("dev", help="run Redis and every Procfile process locally")
     dev.add_argument("--env-file", default=".env")
+    redrive = verbs.add_parser("redrive", help="send dead-lettered ingest entries back to "
+                               "the stream (talks to REDIS_URL directly)")
+    redrive.add_argument("--limit", type=int, default=1000)
 
     agent = verbs.add_parser("agent", help="create, list, activate agents").add_subparsers(
         dest="action", required=True)
@@ -123,6 +126,10 @@ def main(argv: list[str] | None = None) -> None:
         from cli.dev import run as run_dev
 
         run_dev(args.env_file)
+    elif args.command == "redrive":
+        from cli.operator import redrive
+
+        redrive(args.limit)
     else:
         try:
             args.handler(args, CliConfig.load())

@@ -314,3 +314,27 @@ class Indexer:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def redrive(client: redis.Redis, limit: int = 1000) -> int:
+    """Send dead-lettered entries back to the ingest stream (an operator's decision, once
+    the cause is fixed); their memories read as queued again. Returns how many."""
+    moved = 0
+    for dead_id, raw in client.xrange(keys.DEAD_LETTER_STREAM, count=limit):
+        fields = {k.decode(): v.decode("utf-8", "replace") for k, v in raw.items()}
+        memory_id, agent_id = fields.get("id"), fields.get("agent")
+        with client.pipeline(transaction=True) as pipe:
+            # The queued record is the memory as accepted: rebuild the entry from it.
+            data = client.hget(keys.queued(agent_id, memory_id), "data") if (
+                memory_id and agent_id) else None
+            if data is not None:
+                queued = keys.queued(agent_id, memory_id)
+                pipe.hset(queued, "status", "queued")
+                pipe.hdel(queued, "error")
+                pipe.xadd(keys.INGEST_STREAM, {"id": memory_id, "agent": agent_id,
+                                               "data": data})
+                moved += 1
+            # A memory deleted meanwhile has nothing left to index: its letter just goes.
+            pipe.xdel(keys.DEAD_LETTER_STREAM, dead_id)
+            pipe.execute()
+    return moved

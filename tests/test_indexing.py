@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 import uuid
 
@@ -14,6 +16,7 @@ from redisvl.query.filter import Tag
 from shared import keys
 from shared.indexing import Indexer
 from tests.conftest import Agent, new_agent
+from tests.support import ROOT, service_env
 
 DIMS = 384
 
@@ -139,7 +142,7 @@ def test_memory_deleted_before_indexing_is_not_written(client, indexer, r):
     assert r.xlen(keys.DEAD_LETTER_STREAM) == 0
 
 
-def test_poison_entry_is_dead_lettered_after_five_deliveries(client, indexer, r):
+def test_poison_entry_is_dead_lettered_after_five_deliveries(client, indexer, r, redis_url):
     agent = new_agent(client)
     (good,) = remember_many(client, agent, ["a healthy memory next to a poisoned one"])
     mid = str(uuid.uuid4())
@@ -200,6 +203,19 @@ def test_poison_entry_is_dead_lettered_after_five_deliveries(client, indexer, r)
 
     assert r.xrange(keys.INGEST_STREAM, poison, poison) == []
     assert r.xlen(keys.INGEST_STREAM) == 0
+
+    # An operator re-drives it (`memanto redrive`): rebuilt from the queued record, it is
+    # indexed this time, and the dead-letter stream is empty again.
+    done = subprocess.run([sys.executable, "-m", "cli.main", "redrive"], cwd=ROOT,
+                          env=service_env(redis_url),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "Sent 1 dead-lettered entries back" in done.stdout
+    assert r.xlen(keys.DEAD_LETTER_STREAM) == 0
+    assert get_memory(client, agent, mid).json()["status"] == "queued"
+    indexer.run(burst=True)
+    indexed = get_memory(client, agent, mid).json()
+    assert (indexed["status"], indexed["content"]) == ("indexed", "poisoned")
     assert pending_count(r) == 0
     assert not r.hexists(keys.INGEST_ERRORS, poison)
 
