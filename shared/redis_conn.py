@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import redis
@@ -24,6 +25,20 @@ def _missing_modules(modules: list[dict]) -> list[str]:
     return [label for name, label in REQUIRED_MODULES.items() if name not in names]
 
 
+def _unreachable(url: str, exc: Exception) -> Unavailable:
+    return Unavailable(f"cannot reach Redis at {_describe(url)}: {exc}")
+
+
+def _check_modules(url: str, modules: list[dict]) -> None:
+    """Refuse a Redis without the Query Engine or JSON, naming what is missing."""
+    missing = _missing_modules(modules)
+    if missing:
+        raise Unavailable(
+            f"Redis at {_describe(url)} lacks {', '.join(missing)}; use Redis 8, Redis Stack "
+            ">= 7.2, or the embedded server (`memanto redis-server`)"
+        )
+
+
 def connect(url: str, wait_seconds: float = 0.0) -> redis.Redis:
     """A checked synchronous client; waits up to `wait_seconds` for Redis to come up."""
     client = redis.Redis.from_url(url, health_check_interval=30)
@@ -34,38 +49,34 @@ def connect(url: str, wait_seconds: float = 0.0) -> redis.Redis:
             break
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             if time.monotonic() >= deadline:
-                raise Unavailable(f"cannot reach Redis at {_describe(url)}: {exc}") from exc
+                raise _unreachable(url, exc) from exc
             time.sleep(0.25)
         except redis.ResponseError as exc:
             raise Unavailable(f"Redis at {_describe(url)} refused MODULE LIST: {exc}") from exc
-    missing = _missing_modules(modules)
-    if missing:
-        raise Unavailable(
-            f"Redis at {_describe(url)} lacks {', '.join(missing)}; use Redis 8, Redis Stack "
-            ">= 7.2, or the embedded server (`memanto redis-server`)"
-        )
+    _check_modules(url, modules)
     return client
 
 
 async def connect_async(url: str, wait_seconds: float = 0.0) -> aredis.Redis:
-    """A checked asyncio client for the web process."""
-    import asyncio
-
+    """A checked asyncio client for the web process; the same checks as `connect`."""
     # No health_check_interval here: the web process's connections are busy, and checking
     # the clock before every command costs the write path measurable time.
     client = aredis.Redis.from_url(url)
     deadline = time.monotonic() + wait_seconds
-    while True:
-        try:
-            modules = await client.module_list()
-            break
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            if time.monotonic() >= deadline:
-                await client.aclose()
-                raise Unavailable(f"cannot reach Redis at {_describe(url)}: {exc}") from exc
-            await asyncio.sleep(0.25)
-    missing = _missing_modules(modules)
-    if missing:
+    try:
+        while True:
+            try:
+                modules = await client.module_list()
+                break
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                if time.monotonic() >= deadline:
+                    raise _unreachable(url, exc) from exc
+                await asyncio.sleep(0.25)
+            except redis.ResponseError as exc:
+                raise Unavailable(
+                    f"Redis at {_describe(url)} refused MODULE LIST: {exc}") from exc
+        _check_modules(url, modules)
+    except Unavailable:
         await client.aclose()
-        raise Unavailable(f"Redis at {_describe(url)} lacks {', '.join(missing)}")
+        raise
     return client
