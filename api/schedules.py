@@ -11,8 +11,8 @@ from starlette.routing import Route
 
 from api.auth import agent_access, services
 from api.body import parse
-from shared.errors import InvalidInput
 from shared.inbox import check_query
+from shared.query_params import bounded
 from shared.schedules import ScheduleIn
 
 
@@ -65,16 +65,9 @@ async def read_inbox(request: Request) -> JSONResponse:
 
 
 def _limit(request: Request, most: int) -> int:
-    raw = request.query_params.get("limit", "")
-    try:
-        limit = int(raw) if raw else min(50, most)
-        if not 1 <= limit <= most:
-            raise ValueError
-    except ValueError:
-        raise InvalidInput(f"limit must be a whole number from 1 to {most}",
-                           [{"field": "limit", "message": "out of range",
-                             "type": "value_error"}]) from None
-    return limit
+    return int(bounded(request.query_params.get("limit"), field="limit",
+                       default=min(50, most), low=1, high=most, parse=int,
+                       what="a whole number"))
 
 
 AGENT = "/api/agents/{name}"

@@ -16,6 +16,7 @@ import redis.asyncio as aredis
 
 from shared import keys
 from shared.errors import Busy, InvalidInput
+from shared.query_params import bounded
 from shared.timefmt import iso
 
 STREAM_ID_RE = re.compile(r"^\d{1,20}(-\d{1,20})?$")
@@ -56,22 +57,10 @@ def check_query(after: str, wait: str | None, count: str | None) -> tuple[str, f
                            "(or 0 for everything held)",
                            [{"field": "after", "message": "not a stream id",
                              "type": "value_error"}])
-    try:
-        seconds = float(wait) if wait not in (None, "") else 0.0
-        if not 0 <= seconds <= MAX_WAIT:
-            raise ValueError
-    except ValueError:
-        raise InvalidInput(f"wait must be a number of seconds from 0 to {MAX_WAIT:g}",
-                           [{"field": "wait", "message": "out of range",
-                             "type": "value_error"}]) from None
-    try:
-        limit = int(count) if count not in (None, "") else 100
-        if not 1 <= limit <= MAX_COUNT:
-            raise ValueError
-    except ValueError:
-        raise InvalidInput(f"limit must be a whole number from 1 to {MAX_COUNT}",
-                           [{"field": "limit", "message": "out of range",
-                             "type": "value_error"}]) from None
+    seconds = bounded(wait, field="wait", default=0.0, low=0, high=MAX_WAIT, parse=float,
+                      what="a number of seconds")
+    limit = int(bounded(count, field="limit", default=100, low=1, high=MAX_COUNT, parse=int,
+                        what="a whole number"))
     return after, seconds, limit
 
 
