@@ -51,7 +51,6 @@ from shared import keys  # noqa: E402
 from tests.support import (  # noqa: E402
     ADMIN_KEY,
     free_port,
-    service_env,
     start_redis,
     start_web,
     start_worker,
@@ -269,24 +268,8 @@ def measure_endpoint(ctx: Context, name: str, app_pid: int, url: str, stream: st
 
 def start_baseline(ctx: Context, port: int) -> subprocess.Popen:
     """The baseline app, started exactly like the web process (uvicorn, no access log)."""
-    log = ctx.log("baseline")
-    proc = ctx.track(subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench.baseline_app:app", "--port", str(port),
-         "--no-access-log"], cwd=ROOT, env=service_env(ctx.redis_url),
-        stdout=log.open("ab"), stderr=subprocess.STDOUT,
-    ))
-
-    def up() -> bool:
-        if proc.poll() is not None:
-            raise RuntimeError(f"baseline app exited: {log_tail(log)}")
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
-            return True
-        except httpx.TransportError:
-            return False
-
-    wait_until(up, 30, 0.1, what="baseline app")
-    return proc
+    return ctx.track(start_web(ctx.redis_url, port, ctx.log("baseline"),
+                               app="bench.baseline_app:app", probe="/"))
 
 
 def phase_door(ctx: Context, door: Agent, args: argparse.Namespace) -> DoorResult:

@@ -85,9 +85,11 @@ def start_worker(redis_url: str, log_path: Path, **extra: str) -> subprocess.Pop
     )
 
 
-def start_web(redis_url: str, port: int, log_path: Path, **extra: str) -> subprocess.Popen:
+def start_web(redis_url: str, port: int, log_path: Path, *, app: str = "api.app:app",
+              probe: str = "/api/v2/agents", **extra: str) -> subprocess.Popen:
+    """A uvicorn process serving `app` (the service by default), once `probe` answers."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:app", "--port", str(port),
+        [sys.executable, "-m", "uvicorn", app, "--port", str(port),
          "--no-access-log"], cwd=ROOT, env=service_env(redis_url, **extra),
         stdout=log_path.open("ab"), stderr=subprocess.STDOUT,
     )
@@ -95,7 +97,7 @@ def start_web(redis_url: str, port: int, log_path: Path, **extra: str) -> subpro
     def up() -> bool:
         assert proc.poll() is None, f"web exited: {log_path.read_text()[-2000:]}"
         try:
-            httpx.get(f"http://127.0.0.1:{port}/api/v2/agents", timeout=1)
+            httpx.get(f"http://127.0.0.1:{port}{probe}", timeout=1)
             return True
         except httpx.TransportError:
             return False
