@@ -12,9 +12,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from api.auth import Caller, agent_access, services
-from api.body import explain, parse, read_body
-from shared.agent_memory_models import (
+from memanto_redis.api.auth import Caller, agent_access, services
+from memanto_redis.api.body import explain, parse, read_body
+from memanto_redis.shared.agent_memory.models import (
     CURRENT,
     LtmAddIn,
     LtmSearchIn,
@@ -22,8 +22,8 @@ from shared.agent_memory_models import (
     StmEntryIn,
     check_session_id,
 )
-from shared.errors import InvalidInput
-from shared.stm import current_md
+from memanto_redis.shared.agent_memory.stm import current_md
+from memanto_redis.shared.errors import InvalidInput
 
 STM_DEFAULT_LIMIT = 50
 STM_MAX_LIMIT = 1000

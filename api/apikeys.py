@@ -6,11 +6,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from api.auth import require_api_key, services
-from api.body import parse
-from shared.apikeys import ADMIN
-from shared.errors import Forbidden
-from shared.models import ApiKeyCreate
+from memanto_redis.api.auth import require_api_key, services
+from memanto_redis.api.body import parse
+from memanto_redis.shared.auth.apikeys import ADMIN
+from memanto_redis.shared.errors import Forbidden
+from memanto_redis.shared.memory.models import ApiKeyCreate
 
 
 async def _admin(request: Request) -> None:

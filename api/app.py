@@ -1,4 +1,4 @@
-"""The web process: `uvicorn api.app:app`."""
+"""The web process: `uvicorn memanto_redis.api.app:app`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 
-from api import (
+from memanto_redis.api import (
     agent_memory,
     apikeys,
     schedules,
@@ -21,10 +21,10 @@ from api import (
     v2_lifecycle,
     v2_tree,
 )
-from api import services as services_module
-from api.errors import EXCEPTION_HANDLERS
-from shared.config import ConfigError, Settings
-from shared.errors import MemantoError
+from memanto_redis.api import services as services_module
+from memanto_redis.api.errors import EXCEPTION_HANDLERS
+from memanto_redis.shared.errors import MemantoError
+from memanto_redis.shared.infra.settings import ConfigError, Settings
 
 log = logging.getLogger("memanto.api")
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
-from api.services import Services
-from shared.sessions import authorize
-from shared.tokens import SessionClaims
+from memanto_redis.api.services import Services
+from memanto_redis.shared.auth.sessions import authorize
+from memanto_redis.shared.auth.tokens import SessionClaims
 
 
 def services(request: Request) -> Services:

@@ -7,7 +7,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
-from shared.errors import InvalidInput, MemantoError
+from memanto_redis.shared.errors import InvalidInput, MemantoError
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from shared.errors import Busy, InvalidInput, MemantoError
+from memanto_redis.shared.errors import Busy, InvalidInput, MemantoError
 
 log = logging.getLogger("memanto.api")
 

@@ -9,11 +9,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from api.auth import agent_access, services
-from api.body import parse
-from shared.inbox import check_query
-from shared.query_params import bounded
-from shared.schedules import ScheduleIn
+from memanto_redis.api.auth import agent_access, services
+from memanto_redis.api.body import parse
+from memanto_redis.shared.infra.query_params import bounded
+from memanto_redis.shared.schedule.inbox import check_query
+from memanto_redis.shared.schedule.store import ScheduleIn
 
 
 async def list_schedules(request: Request) -> JSONResponse:

@@ -7,22 +7,22 @@ import gc
 from dataclasses import dataclass
 from typing import Any
 
-from shared.agents import AgentStore
-from shared.apikeys import ApiKeys
-from shared.config import Settings
-from shared.embeddings import load_vectorizer
-from shared.inbox import Inbox
-from shared.ltm import LongTermMemory
-from shared.memories import MemoryStore
-from shared.memory_edits import MemoryEditor
-from shared.redis_conn import connect_async
-from shared.schedules import ScheduleStore
-from shared.schema import ensure_index_async
-from shared.sessions import SessionStore
-from shared.stm import ShortTermMemory
-from shared.swarm import SwarmStore, ensure_swarm_index
-from shared.tokens import TokenSigner
-from shared.user_memories import UserMemories
+from memanto_redis.shared.agent_memory.ltm import LongTermMemory
+from memanto_redis.shared.agent_memory.stm import ShortTermMemory
+from memanto_redis.shared.agent_memory.swarm import SwarmStore, ensure_swarm_index
+from memanto_redis.shared.agents import AgentStore
+from memanto_redis.shared.auth.apikeys import ApiKeys
+from memanto_redis.shared.auth.sessions import SessionStore
+from memanto_redis.shared.auth.tokens import TokenSigner
+from memanto_redis.shared.infra.connection import connect_async
+from memanto_redis.shared.infra.embeddings import load_vectorizer
+from memanto_redis.shared.infra.settings import Settings
+from memanto_redis.shared.memory.edits import MemoryEditor
+from memanto_redis.shared.memory.schema import ensure_index_async
+from memanto_redis.shared.memory.store import MemoryStore
+from memanto_redis.shared.memory.user_memories import UserMemories
+from memanto_redis.shared.schedule.inbox import Inbox
+from memanto_redis.shared.schedule.store import ScheduleStore
 
 
 @dataclass

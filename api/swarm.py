@@ -10,11 +10,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from api.agent_memory import query_int
-from api.auth import key_or_session, services
-from api.body import parse
-from shared.agent_memory_models import SwarmFactIn, SwarmSearchIn
-from shared.errors import Forbidden
+from memanto_redis.api.agent_memory import query_int
+from memanto_redis.api.auth import key_or_session, services
+from memanto_redis.api.body import parse
+from memanto_redis.shared.agent_memory.models import SwarmFactIn, SwarmSearchIn
+from memanto_redis.shared.errors import Forbidden
 
 LIST_DEFAULT_LIMIT = 100
 LIST_MAX_LIMIT = 1000

@@ -7,10 +7,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from api.auth import require_api_key, services
-from api.body import explain, parse
-from shared.errors import NotFound
-from shared.models import (
+from memanto_redis.api.auth import require_api_key, services
+from memanto_redis.api.body import explain, parse
+from memanto_redis.shared.errors import NotFound
+from memanto_redis.shared.memory.models import (
     DeleteMemoriesIn,
     MemoryListParams,
     StatsParams,

@@ -10,13 +10,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from api.auth import require_api_key, services, session_claims
-from api.body import explain, parse
-from api.responses import FastJSONResponse
-from shared.errors import InvalidInput
-from shared.models import ActivateBody, AgentCreate, BatchIn, MemoryIn, RecallIn
-from shared.sessions import authorize
-from shared.tokens import SessionClaims
+from memanto_redis.api.auth import require_api_key, services, session_claims
+from memanto_redis.api.body import explain, parse
+from memanto_redis.api.responses import FastJSONResponse
+from memanto_redis.shared.auth.sessions import authorize
+from memanto_redis.shared.auth.tokens import SessionClaims
+from memanto_redis.shared.errors import InvalidInput
+from memanto_redis.shared.memory.models import (
+    ActivateBody,
+    AgentCreate,
+    BatchIn,
+    MemoryIn,
+    RecallIn,
+)
 
 _MEMORY_IN = MemoryIn.model_validate
 

@@ -7,14 +7,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from api.auth import agent_access, services, session_claims
-from api.body import parse
-from shared import temporal
-from shared.bootstrap import bootstrap
-from shared.errors import InvalidInput, NotFound
-from shared.models import AllIn, AsOfIn, ChangedSinceIn, MemoryPatch, RecentIn
-from shared.sessions import authorize
-from shared.tokens import SessionClaims
+from memanto_redis.api.auth import agent_access, services, session_claims
+from memanto_redis.api.body import parse
+from memanto_redis.shared.auth.sessions import authorize
+from memanto_redis.shared.auth.tokens import SessionClaims
+from memanto_redis.shared.errors import InvalidInput, NotFound
+from memanto_redis.shared.memory import temporal
+from memanto_redis.shared.memory.bootstrap import bootstrap
+from memanto_redis.shared.memory.models import AllIn, AsOfIn, ChangedSinceIn, MemoryPatch, RecentIn
 
 
 async def _live_session(request: Request) -> SessionClaims:

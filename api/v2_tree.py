@@ -9,12 +9,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from api.auth import agent_access, services
-from api.body import explain, parse
-from shared import tree_store
-from shared.errors import InvalidInput
-from shared.imports import ImportIn
-from shared.models import MAX_RECALL_LIMIT, AllIn
+from memanto_redis.api.auth import agent_access, services
+from memanto_redis.api.body import explain, parse
+from memanto_redis.shared.errors import InvalidInput
+from memanto_redis.shared.memory.imports import ImportIn
+from memanto_redis.shared.memory.models import MAX_RECALL_LIMIT, AllIn
+from memanto_redis.shared.trees import store as tree_store
 
 
 async def memory_index(request: Request) -> JSONResponse:

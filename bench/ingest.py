@@ -47,7 +47,7 @@ from bench.baseline_app import STREAM as BASELINE_STREAM  # noqa: E402
 from bench.cpu import CpuMeter, CpuShare, proc_cpu  # noqa: E402
 from bench.load import LoadResult, ensure_wrk, run_load  # noqa: E402
 from bench.texts import TEXT_SEED, memory_texts  # noqa: E402
-from shared import keys  # noqa: E402
+from memanto_redis.shared.infra import keys  # noqa: E402
 from tests.support import (  # noqa: E402
     ADMIN_KEY,
     free_port,
@@ -332,7 +332,7 @@ class EmbedResult:
 def embed_child(count: int) -> None:
     """Runs in a subprocess: load the model, warm it up, time embed_many over the texts."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from shared.embeddings import load_vectorizer
+    from memanto_redis.shared.infra.embeddings import load_vectorizer
 
     texts = memory_texts(count)
     started = time.perf_counter()

@@ -1,6 +1,6 @@
 """A small Python client for the MEMANTO API; the `memanto` command line is built on it.
 
-    from cli.client import Memanto
+    from memanto_redis.cli.client import Memanto
     memanto = Memanto("http://localhost:8000", api_key="...")
     memanto.create_agent("support-bot")
     agent = memanto.activate("support-bot")

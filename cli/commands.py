@@ -6,9 +6,9 @@ import argparse
 import contextlib
 import sys
 
-from cli import output
-from cli.client import AgentHandle, ApiError, Memanto
-from cli.config import CliConfig
+from memanto_redis.cli import output
+from memanto_redis.cli.client import AgentHandle, ApiError, Memanto
+from memanto_redis.cli.config import CliConfig
 
 
 def _client(config: CliConfig) -> Memanto:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from cli import commands, schedules, tree, user_memories
-from cli.client import ClientError
-from cli.config import CliConfig
+from memanto_redis.cli import commands, schedules, tree, user_memories
+from memanto_redis.cli.client import ClientError
+from memanto_redis.cli.config import CliConfig
 
 TYPES = ["fact", "preference", "goal", "decision", "artifact", "learning", "event",
          "instruction", "relationship", "context", "observation", "commitment", "error"]
@@ -119,15 +119,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     if args.command == "redis-server":
-        from cli.redis_server import run
+        from memanto_redis.cli.redis_server import run
 
         run(args.port, args.data_dir, args.bind)
     elif args.command == "dev":
-        from cli.dev import run as run_dev
+        from memanto_redis.cli.dev import run as run_dev
 
         run_dev(args.env_file)
     elif args.command == "redrive":
-        from cli.operator import redrive
+        from memanto_redis.cli.operator import redrive
 
         redrive(args.limit)
     else:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from shared.config import Settings
-from shared.errors import MemantoError
-from shared.indexing import redrive as redrive_entries
-from shared.redis_conn import connect
+from memanto_redis.shared.errors import MemantoError
+from memanto_redis.shared.infra.connection import connect
+from memanto_redis.shared.infra.settings import Settings
+from memanto_redis.shared.memory.ingest import redrive as redrive_entries
 
 
 def redrive(limit: int) -> None:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cli import output
-from cli.client import Memanto
-from cli.config import CliConfig
+from memanto_redis.cli import output
+from memanto_redis.cli.client import Memanto
+from memanto_redis.cli.config import CliConfig
 
 
 def add_parser(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

@@ -12,10 +12,17 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from cli import output
-from cli.client import ApiError, Memanto
-from cli.config import CliConfig
-from shared.markdown_tree import INDEX, Entry, TreeError, read_tree, render_tree, write_tree
+from memanto_redis.cli import output
+from memanto_redis.cli.client import ApiError, Memanto
+from memanto_redis.cli.config import CliConfig
+from memanto_redis.shared.trees.markdown import (
+    INDEX,
+    Entry,
+    TreeError,
+    read_tree,
+    render_tree,
+    write_tree,
+)
 
 PAGE = 100
 # Imports are sent in requests of at most PAGE memories and this many bytes, well under

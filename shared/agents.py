@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from shared import keys, scripts
-from shared.errors import Conflict, NotFound
-from shared.models import AGENT_ID_RE, AgentCreate
-from shared.schedules import ScheduleStore
-from shared.stm import ShortTermMemory
-from shared.timefmt import iso
+from memanto_redis.shared.agent_memory.stm import ShortTermMemory
+from memanto_redis.shared.errors import Conflict, NotFound
+from memanto_redis.shared.infra import keys, scripts
+from memanto_redis.shared.infra.times import iso
+from memanto_redis.shared.memory.models import AGENT_ID_RE, AgentCreate
+from memanto_redis.shared.schedule.store import ScheduleStore
 
 # Memory ids taken per round trip when clearing an agent, and keys per UNLINK command.
 _DELETE_CHUNK = 2000

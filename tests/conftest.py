@@ -11,10 +11,10 @@ import pytest
 import redis
 from starlette.testclient import TestClient
 
-from shared import keys
-from shared.config import Settings
-from shared.embeddings import load_vectorizer
-from shared.indexing import Indexer
+from memanto_redis.shared.infra import keys
+from memanto_redis.shared.infra.embeddings import load_vectorizer
+from memanto_redis.shared.infra.settings import Settings
+from memanto_redis.shared.memory.ingest import Indexer
 from tests.support import ADMIN_KEY, JWT_SECRET, free_port, start_redis, stop
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -60,7 +60,7 @@ def settings(redis_url) -> Settings:
 
 @pytest.fixture(scope="session")
 def client(settings, vectorizer):
-    from api.app import create_app
+    from memanto_redis.api.app import create_app
 
     with TestClient(create_app(settings, vectorizer)) as test_client:
         yield test_client

@@ -14,6 +14,10 @@ import httpx
 import redis
 
 ROOT = Path(__file__).resolve().parent.parent
+# The installed entry points, run as modules of this checkout.
+CLI = [sys.executable, "-m", "memanto_redis.cli.main"]
+WORKER = [sys.executable, "-m", "memanto_redis.workers.ingest"]
+JOBS_WORKER = "memanto_redis.workers.jobs.JobsWorker"
 ADMIN_KEY = "test-admin-key-0123456789"
 JWT_SECRET = "test-jwt-secret-0123456789abcdefghijklmnopqrstuvwxyz-0123456789abcdef"
 
@@ -37,7 +41,7 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05, what: s
 def start_redis(port: int, data_dir: Path) -> subprocess.Popen:
     """The embedded Redis, as `memanto redis-server` runs it."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "redis-server", "--port", str(port),
+        [*CLI, "redis-server", "--port", str(port),
          "--data-dir", str(data_dir)],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
@@ -79,13 +83,13 @@ def service_env(redis_url: str, **extra: str) -> dict[str, str]:
 
 def start_worker(redis_url: str, log_path: Path, **extra: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "workers.ingest"], cwd=ROOT,
+        WORKER, cwd=ROOT,
         env=service_env(redis_url, **extra),
         stdout=log_path.open("ab"), stderr=subprocess.STDOUT,
     )
 
 
-def start_web(redis_url: str, port: int, log_path: Path, *, app: str = "api.app:app",
+def start_web(redis_url: str, port: int, log_path: Path, *, app: str = "memanto_redis.api.app:app",
               probe: str = "/api/v2/agents", **extra: str) -> subprocess.Popen:
     """A uvicorn process serving `app` (the service by default), once `probe` answers."""
     proc = subprocess.Popen(

@@ -12,9 +12,9 @@ from redis.commands.search.query import Query
 from redisvl.query.filter import Tag
 from starlette.testclient import TestClient
 
-from shared import keys
-from shared.apikeys import digest
-from shared.indexing import document
+from memanto_redis.shared.auth.apikeys import digest
+from memanto_redis.shared.infra import keys
+from memanto_redis.shared.memory.ingest import document
 from tests.conftest import ADMIN, new_agent
 
 SEED_MD = ("# Agent Short-Term Memory Context\n\n## Session: sess_abc123\n\n### Recent Messages"
@@ -49,7 +49,7 @@ def _indexed_count(r, agent_id: str) -> int:
 @pytest.fixture(scope="module")
 def small_client(settings, vectorizer):
     """The app with a 3-entry STM cap and a 1-second idle expiry."""
-    from api.app import create_app
+    from memanto_redis.api.app import create_app
 
     small = dataclasses.replace(settings, stm_max_entries=3, stm_idle_seconds=1)
     with TestClient(create_app(small, vectorizer)) as test_client:

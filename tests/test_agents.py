@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from shared import keys
+from memanto_redis.shared.infra import keys
 from tests.conftest import ADMIN, new_agent
 
 

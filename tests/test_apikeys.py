@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 
-from shared import keys
+from memanto_redis.shared.infra import keys
 from tests.conftest import ADMIN
 
 

@@ -9,7 +9,6 @@ import os
 import re
 import stat
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -22,8 +21,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from shared import keys
-from tests.support import ADMIN_KEY, ROOT, free_port, start_web, start_worker, stop, wait_until
+from memanto_redis.shared.infra import keys
+from tests.support import ADMIN_KEY, CLI, ROOT, free_port, start_web, start_worker, stop, wait_until
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 WHEN = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC"
@@ -101,7 +100,7 @@ class Cli:
 
     def run(self, *argv: str, env: dict[str, str] | None = None) -> Run:
         proc = subprocess.run(
-            [sys.executable, "-m", "cli.main", *argv], cwd=ROOT, env=self.env | (env or {}),
+            [*CLI, *argv], cwd=ROOT, env=self.env | (env or {}),
             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
         )
         result = Run(argv, proc.returncode, proc.stdout, proc.stderr)

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from shared import cron
+from memanto_redis.shared.schedule import cron
 
 T = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp())
 

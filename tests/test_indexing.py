@@ -13,8 +13,8 @@ import redis
 from redis.commands.search.query import Query
 from redisvl.query.filter import Tag
 
-from shared import keys
-from shared.indexing import Indexer
+from memanto_redis.shared.infra import keys
+from memanto_redis.shared.memory.ingest import Indexer
 from tests.conftest import Agent, new_agent
 from tests.support import ROOT, service_env
 
@@ -206,7 +206,7 @@ def test_poison_entry_is_dead_lettered_after_five_deliveries(client, indexer, r,
 
     # An operator re-drives it (`memanto redrive`): rebuilt from the queued record, it is
     # indexed this time, and the dead-letter stream is empty again.
-    done = subprocess.run([sys.executable, "-m", "cli.main", "redrive"], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "memanto_redis.cli.main", "redrive"], cwd=ROOT,
                           env=service_env(redis_url),
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

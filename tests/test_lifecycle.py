@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared import keys
+from memanto_redis.shared.infra import keys
 from tests.conftest import ADMIN, new_agent
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.markdown_tree import (
+from memanto_redis.shared.trees.markdown import (
     FROM_SEED,
     MEMORY_TYPES,
     SEED_TYPES,

@@ -9,7 +9,7 @@ import time
 import httpx
 import redis
 
-from shared import keys
+from memanto_redis.shared.infra import keys
 from tests.support import ADMIN_KEY, free_port, start_redis, start_web, stop, wait_until
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared import keys
+from memanto_redis.shared.infra import keys
 from tests.conftest import new_agent
 
 SEED_BODY = {
@@ -170,7 +170,7 @@ def test_backpressure_answers_503_with_retry_after(settings, vectorizer, r):
 
     from starlette.testclient import TestClient
 
-    from api.app import create_app
+    from memanto_redis.api.app import create_app
 
     with TestClient(create_app(replace(settings, max_backlog=3), vectorizer)) as tight:
         agent = new_agent(tight)

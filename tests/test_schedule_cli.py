@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import uuid
 
 import httpx
 import pytest
 
-from tests.support import ADMIN_KEY, free_port, start_web, stop
+from tests.support import ADMIN_KEY, CLI, free_port, start_web, stop
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +24,7 @@ def server(redis_url, tmp_path_factory):
 def memanto(server: str, home, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "MEMANTO_HOME": str(home), "MEMANTO_URL": server,
            "MEMANTO_API_KEY": ADMIN_KEY}
-    return subprocess.run([sys.executable, "-m", "cli.main", *args], capture_output=True,
+    return subprocess.run([*CLI, *args], capture_output=True,
                           text=True, env=env, timeout=60)
 
 

@@ -10,13 +10,13 @@ import redis
 from rq import Queue
 from rq.job import Job
 
-from shared import keys
-from shared.config import Settings
-from shared.leader import Leadership
-from shared.schedules import due_member
+from memanto_redis.shared.infra import keys
+from memanto_redis.shared.infra.settings import Settings
+from memanto_redis.shared.schedule.leader import Leadership
+from memanto_redis.shared.schedule.store import due_member
+from memanto_redis.workers.jobs import Delivery
+from memanto_redis.workers.scheduler import Clock, fire_job_id
 from tests.conftest import ADMIN, new_agent
-from workers.jobs import Delivery
-from workers.scheduler import Clock, fire_job_id
 
 
 @pytest.fixture

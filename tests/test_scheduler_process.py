@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 from rq import Queue, Worker
 
-from shared import keys, webhooks
+from memanto_redis.shared.infra import keys
+from memanto_redis.shared.schedule import webhooks
 from tests.conftest import ADMIN, new_agent
-from tests.support import ROOT, free_port, service_env, stop, wait_until
+from tests.support import JOBS_WORKER, ROOT, free_port, service_env, stop, wait_until
 
 LOCK_MS = 1500
 
@@ -53,7 +54,7 @@ def start(args: list[str], redis_url: str, log: Path, **env: str) -> subprocess.
 
 
 def start_scheduler(procs, redis_url: str, log: Path, **env: str) -> subprocess.Popen:
-    proc = start([sys.executable, "-m", "workers.scheduler"], redis_url, log,
+    proc = start([sys.executable, "-m", "memanto_redis.workers.scheduler"], redis_url, log,
                  MEMANTO_SCHEDULER_LOCK_MS=str(LOCK_MS), **env)
     procs.append(proc)
     return proc
@@ -62,7 +63,7 @@ def start_scheduler(procs, redis_url: str, log: Path, **env: str) -> subprocess.
 def start_jobs(procs, r, redis_url: str, log: Path, **env: str) -> subprocess.Popen:
     """The Procfile's `jobs` line, and wait until the worker listens."""
     rq = str(Path(sys.executable).parent / "rq")
-    proc = start([rq, "worker", "--with-scheduler", "-w", "workers.jobs.JobsWorker", "--url",
+    proc = start([rq, "worker", "--with-scheduler", "-w", JOBS_WORKER, "--url",
                   redis_url, keys.JOBS_QUEUE],
                  redis_url, log, **env)
     procs.append(proc)

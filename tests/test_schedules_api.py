@@ -11,10 +11,10 @@ import pytest
 from rq import Queue, SimpleWorker
 from starlette.testclient import TestClient
 
-from shared import keys
-from shared.schedules import due_member
+from memanto_redis.shared.infra import keys
+from memanto_redis.shared.schedule.store import due_member
+from memanto_redis.workers.scheduler import Clock
 from tests.conftest import ADMIN, new_agent
-from workers.scheduler import Clock
 
 
 def url(agent_id: str, tail: str = "") -> str:
@@ -173,7 +173,7 @@ def test_auth_key_or_own_session_token(client):
 
 
 def test_schedules_per_agent_are_bounded(settings, vectorizer):
-    from api.app import create_app
+    from memanto_redis.api.app import create_app
 
     small = dataclasses.replace(settings, max_schedules=2)
     with TestClient(create_app(small, vectorizer)) as client:
@@ -254,7 +254,7 @@ def test_runs_limit_validation(client):
 
 
 def test_long_polls_beyond_the_bound_get_503(settings, vectorizer):
-    from api.app import create_app
+    from memanto_redis.api.app import create_app
 
     small = dataclasses.replace(settings, inbox_max_waiters=1)
     with TestClient(create_app(small, vectorizer)) as client, ThreadPoolExecutor(1) as pool:

@@ -10,7 +10,7 @@ import uuid
 import pytest
 from starlette.testclient import TestClient
 
-from shared import keys
+from memanto_redis.shared.infra import keys
 from tests.conftest import ADMIN, new_agent
 
 FACTS = "/api/swarm/facts"
@@ -42,7 +42,7 @@ def empty_swarm(client):
 @pytest.fixture(scope="module")
 def short_client(settings, vectorizer):
     """The app with a 1-second default TTL and a 2-second maximum."""
-    from api.app import create_app
+    from memanto_redis.api.app import create_app
 
     short = dataclasses.replace(settings, swarm_default_ttl=1, swarm_max_ttl=2)
     with TestClient(create_app(short, vectorizer)) as test_client:

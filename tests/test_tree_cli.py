@@ -22,8 +22,8 @@ import httpx
 import pytest
 import redis
 
-from shared import keys
-from tests.support import ADMIN_KEY, free_port, start_web, start_worker, stop, wait_until
+from memanto_redis.shared.infra import keys
+from tests.support import ADMIN_KEY, CLI, free_port, start_web, start_worker, stop, wait_until
 
 MEMANTO = Path(sys.executable).with_name("memanto")
 HEADER_KEYS = {"slug", "path", "name", "description", "type", "memory_type", "topic",
@@ -66,7 +66,7 @@ def memanto(server, tmp_path):
     """Run the `memanto` command as a user would, with the key in the environment."""
     env = dict(os.environ, MEMANTO_HOME=str(tmp_path / "home"), MEMANTO_URL=server,
                MEMANTO_API_KEY=ADMIN_KEY)
-    command = [str(MEMANTO)] if MEMANTO.exists() else [sys.executable, "-m", "cli.main"]
+    command = [str(MEMANTO)] if MEMANTO.exists() else CLI
 
     def run(*args: str, ok: bool = True, tty: bool = False) -> subprocess.CompletedProcess:
         if tty:

@@ -7,13 +7,12 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
 import uuid
 
 import httpx
 import pytest
 
-from tests.support import ADMIN_KEY, free_port, start_web, start_worker, stop, wait_until
+from tests.support import ADMIN_KEY, CLI, free_port, start_web, start_worker, stop, wait_until
 
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
@@ -134,7 +133,7 @@ def test_agno_client_drives_the_whole_api(server):
 def _cli(server: str, tmp_path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "MEMANTO_HOME": str(tmp_path), "MEMANTO_API_KEY": ADMIN_KEY,
            "MEMANTO_URL": "http://127.0.0.1:1"}
-    return subprocess.run([sys.executable, "-m", "cli.main", "memories", "--base-url", server,
+    return subprocess.run([*CLI, "memories", "--base-url", server,
                            *args], capture_output=True, text=True, env=env, timeout=60)
 
 

@@ -15,7 +15,7 @@ from tests.support import ROOT, free_port, service_env, wait_until
 
 def _web(env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "uvicorn", "api.app:app", "--port", str(free_port())],
+        [sys.executable, "-m", "uvicorn", "memanto_redis.api.app:app", "--port", str(free_port())],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=90,
     )
 

@@ -6,7 +6,6 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,9 +14,9 @@ import redis
 from redis.commands.search.query import Query
 from redisvl.query.filter import Tag
 
-from shared import keys
+from memanto_redis.shared.infra import keys
 from tests.conftest import Agent, new_agent
-from tests.support import ROOT, free_port, service_env, start_worker, stop, wait_until
+from tests.support import ROOT, WORKER, free_port, service_env, start_worker, stop, wait_until
 
 TOTAL = 600
 
@@ -161,7 +160,7 @@ def test_two_workers_share_the_stream(client, r, redis_url, tmp_path, procs):
 def spawn_worker(redis_url: str) -> subprocess.Popen:
     """A worker with its stdout and stderr apart, to read what it says on each."""
     return subprocess.Popen(
-        [sys.executable, "-m", "workers.ingest"], cwd=ROOT, env=service_env(redis_url),
+        WORKER, cwd=ROOT, env=service_env(redis_url),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 

@@ -1,18 +1,18 @@
 """The `worker` process: ingest stream -> batch embed -> RedisVL index.
 
-    python -m workers.ingest
+    python -m memanto_redis.workers.ingest
 """
 
 from __future__ import annotations
 
 import logging
 
-from shared.config import Settings
-from shared.embeddings import load_vectorizer
-from shared.indexing import Indexer
-from shared.redis_conn import connect
-from shared.schema import ensure_index
-from workers.process import StopFlag, run_main
+from memanto_redis.shared.infra.connection import connect
+from memanto_redis.shared.infra.embeddings import load_vectorizer
+from memanto_redis.shared.infra.settings import Settings
+from memanto_redis.shared.memory.ingest import Indexer
+from memanto_redis.shared.memory.schema import ensure_index
+from memanto_redis.workers.process import StopFlag, run_main
 
 log = logging.getLogger("memanto.ingest")
 

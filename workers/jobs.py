@@ -17,16 +17,17 @@ import httpx
 from redis.exceptions import WatchError
 from rq import Queue, Retry, Worker, get_current_job
 
-from shared import inbox, keys, scripts, webhooks
-from shared.config import Settings
-from shared.stm import StmWriter
-from shared.timefmt import iso
+from memanto_redis.shared.agent_memory.stm import StmWriter
+from memanto_redis.shared.infra import keys, scripts
+from memanto_redis.shared.infra.settings import Settings
+from memanto_redis.shared.infra.times import iso
+from memanto_redis.shared.schedule import inbox, webhooks
 
 log = logging.getLogger("memanto.jobs")
 
 
 class JobsWorker(Worker):
-    """The `jobs` process's worker (`rq worker -w workers.jobs.JobsWorker`). Naming it makes
+    """The `jobs` process's worker (`rq worker -w ...jobs.JobsWorker`). Naming it makes
     the parent import this module once, so each forked work horse starts with the job code
     loaded instead of importing it again per job (0.5 s and more on a busy machine)."""
 

@@ -7,8 +7,8 @@ import signal
 import sys
 from collections.abc import Callable
 
-from shared.config import ConfigError
-from shared.errors import MemantoError
+from memanto_redis.shared.errors import MemantoError
+from memanto_redis.shared.infra.settings import ConfigError
 
 
 class StopFlag:

@@ -1,6 +1,6 @@
 """The `scheduler` process: the cron clock.
 
-    python -m workers.scheduler
+    python -m memanto_redis.workers.scheduler
 
 Reads the due set (schedules by next fire time), fires each due schedule by enqueueing an
 RQ job for the `jobs` process, and moves the schedule's `next_run` on with croniter. Run
@@ -29,14 +29,15 @@ import redis
 from redis.exceptions import WatchError
 from rq import Queue, Retry
 
-from shared import cron, keys
-from shared.config import Settings
-from shared.leader import Leadership
-from shared.redis_conn import connect
-from shared.schedules import due_member, split_member
-from shared.timefmt import iso
-from workers import jobs
-from workers.process import StopFlag, run_main
+from memanto_redis.shared.infra import keys
+from memanto_redis.shared.infra.connection import connect
+from memanto_redis.shared.infra.settings import Settings
+from memanto_redis.shared.infra.times import iso
+from memanto_redis.shared.schedule import cron
+from memanto_redis.shared.schedule.leader import Leadership
+from memanto_redis.shared.schedule.store import due_member, split_member
+from memanto_redis.workers import jobs
+from memanto_redis.workers.process import StopFlag, run_main
 
 log = logging.getLogger("memanto.scheduler")
 

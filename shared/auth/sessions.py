@@ -6,11 +6,11 @@ import time
 import uuid
 from typing import Any
 
-from shared import keys, scripts
-from shared.agents import namespace
-from shared.errors import Forbidden, InvalidInput, NotFound, Unauthorized
-from shared.timefmt import iso
-from shared.tokens import SessionClaims, TokenSigner
+from memanto_redis.shared.agents import namespace
+from memanto_redis.shared.auth.tokens import SessionClaims, TokenSigner
+from memanto_redis.shared.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from memanto_redis.shared.infra import keys, scripts
+from memanto_redis.shared.infra.times import iso
 
 MAX_EXTEND_HOURS = 24 * 30
 

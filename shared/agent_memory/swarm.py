@@ -17,8 +17,8 @@ from redisvl.query import CountQuery, FilterQuery, VectorQuery
 from redisvl.query.filter import FilterExpression, Num
 from redisvl.schema import IndexSchema
 
-from shared import keys
-from shared.timefmt import iso
+from memanto_redis.shared.infra import keys
+from memanto_redis.shared.infra.times import iso
 
 FACT_FIELDS = ["fact_id", "source_agent", "content", "created_at", "expires_at"]
 _CLEAR_CHUNK = 1000

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shared.models import MAX_BATCH, MemoryIn, Provenance, parse_time
+from memanto_redis.shared.memory.models import MAX_BATCH, MemoryIn, Provenance, parse_time
 
 MEMORY_ID_PATTERN = r"^[A-Za-z0-9-]{1,64}$"  # as shared.memories.MEMORY_ID_RE
 MAX_DESCRIPTION = 500

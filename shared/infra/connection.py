@@ -8,7 +8,7 @@ import time
 import redis
 import redis.asyncio as aredis
 
-from shared.errors import Unavailable
+from memanto_redis.shared.errors import Unavailable
 
 REQUIRED_MODULES = {"search": "the Query Engine (RediSearch)", "ReJSON": "JSON"}
 

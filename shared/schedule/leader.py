@@ -15,7 +15,7 @@ import time
 import uuid
 from typing import Any
 
-from shared import scripts
+from memanto_redis.shared.infra import scripts
 
 log = logging.getLogger("memanto.leader")
 

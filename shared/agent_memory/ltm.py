@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared import keys
-from shared.agent_memory_models import LtmAddIn, LtmSearchIn
-from shared.agents import AgentStore
-from shared.errors import NotFound
-from shared.memories import MemoryStore
-from shared.memory_edits import MemoryEditor
-from shared.models import MemoryIn, RecallIn
-from shared.tokens import SessionClaims
+from memanto_redis.shared.agent_memory.models import LtmAddIn, LtmSearchIn
+from memanto_redis.shared.agents import AgentStore
+from memanto_redis.shared.auth.tokens import SessionClaims
+from memanto_redis.shared.errors import NotFound
+from memanto_redis.shared.infra import keys
+from memanto_redis.shared.memory.edits import MemoryEditor
+from memanto_redis.shared.memory.models import MemoryIn, RecallIn
+from memanto_redis.shared.memory.store import MemoryStore
 
 # Records MEMORY USAGE is asked about to estimate an agent's size (see stats).
 SIZE_SAMPLE = 16

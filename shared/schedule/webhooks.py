@@ -14,7 +14,7 @@ import hmac
 import json
 import time
 
-from shared.timefmt import iso
+from memanto_redis.shared.infra.times import iso
 
 SIGNATURE_HEADER = "X-Memanto-Signature"
 

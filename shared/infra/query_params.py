@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from shared.errors import InvalidInput
+from memanto_redis.shared.errors import InvalidInput
 
 
 def bounded(raw: str | None, *, field: str, default: float, low: float, high: float,

@@ -9,10 +9,10 @@ import json
 
 from redisvl.query.filter import FilterExpression, Num, Tag
 
-from shared.errors import InvalidInput
-from shared.memories import MemoryStore, common_filter, live_filter
-from shared.models import AllIn, AsOfIn, ChangedSinceIn, RecentIn, parse_time
-from shared.timefmt import iso
+from memanto_redis.shared.errors import InvalidInput
+from memanto_redis.shared.infra.times import iso
+from memanto_redis.shared.memory.models import AllIn, AsOfIn, ChangedSinceIn, RecentIn, parse_time
+from memanto_redis.shared.memory.store import MemoryStore, common_filter, live_filter
 
 
 def as_of_filter(agent_id: str, moment: float) -> FilterExpression:

@@ -10,9 +10,9 @@ import secrets
 import time
 from typing import Any
 
-from shared import keys
-from shared.errors import Conflict, NotFound, Unauthorized
-from shared.timefmt import iso
+from memanto_redis.shared.errors import Conflict, NotFound, Unauthorized
+from memanto_redis.shared.infra import keys
+from memanto_redis.shared.infra.times import iso
 
 ADMIN = "admin"
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, JsonValue, TypeAdapter, field_validator
 
-from shared.models import (
+from memanto_redis.shared.memory.models import (
     AGENT_ID_RE,
     MAX_BATCH,
     MAX_CONTENT,

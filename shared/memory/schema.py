@@ -7,9 +7,10 @@ from typing import Any
 from redisvl.index import AsyncSearchIndex, SearchIndex
 from redisvl.schema import IndexSchema
 
-from shared import keys
+from memanto_redis.shared.infra import (
+    keys,  # Fields returned by recall and reads; the vector itself is never sent back. The times
+)
 
-# Fields returned by recall and reads; the vector itself is never sent back. The times
 # here are the exact, unindexed copies (see the schema).
 MEMORY_FIELDS = [
     "memory_id", "agent_id", "namespace", "content", "title", "type", "tags", "source",

@@ -13,15 +13,15 @@ import orjson
 from redisvl.query import FilterQuery, VectorQuery
 from redisvl.query.filter import FilterExpression, Num, Tag
 
-from shared import keys, scripts
-from shared.agents import namespace
-from shared.errors import Busy, NotFound
-from shared.hot_script import HotScript
-from shared.models import MemoryIn, RecallIn, derive_title, parse_time
-from shared.schema import MEMORY_FIELDS
-from shared.sessions import ensure_live
-from shared.timefmt import iso
-from shared.tokens import SessionClaims
+from memanto_redis.shared.agents import namespace
+from memanto_redis.shared.auth.sessions import ensure_live
+from memanto_redis.shared.auth.tokens import SessionClaims
+from memanto_redis.shared.errors import Busy, NotFound
+from memanto_redis.shared.infra import keys, scripts
+from memanto_redis.shared.infra.hot_script import HotScript
+from memanto_redis.shared.infra.times import iso
+from memanto_redis.shared.memory.models import MemoryIn, RecallIn, derive_title, parse_time
+from memanto_redis.shared.memory.schema import MEMORY_FIELDS
 
 MEMORY_ID_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 _SESSION_GONE, _SESSION_REPLACED, _BACKLOG_FULL, _NO_AGENT = 1, 2, 3, 4

@@ -20,8 +20,8 @@ from typing import Any
 
 import redis
 
-from shared import keys, scripts
-from shared.schema import indexed_times
+from memanto_redis.shared.infra import keys, scripts
+from memanto_redis.shared.memory.schema import indexed_times
 
 log = logging.getLogger("memanto.ingest")
 

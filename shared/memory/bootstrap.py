@@ -9,10 +9,10 @@ from typing import Any
 from redis.commands.search import reducers
 from redis.commands.search.aggregation import AggregateRequest
 
-from shared import keys
-from shared.agents import AgentStore
-from shared.memories import MemoryStore, live_filter
-from shared.timefmt import iso
+from memanto_redis.shared.agents import AgentStore
+from memanto_redis.shared.infra import keys
+from memanto_redis.shared.infra.times import iso
+from memanto_redis.shared.memory.store import MemoryStore, live_filter
 
 SAMPLE_SIZE = 5
 # A memory's weight halves every this many days in the sample.

@@ -11,9 +11,9 @@ import json
 import time
 from typing import Any
 
-from shared import keys, scripts
-from shared.agent_memory_models import CURRENT
-from shared.timefmt import iso
+from memanto_redis.shared.agent_memory.models import CURRENT
+from memanto_redis.shared.infra import keys, scripts
+from memanto_redis.shared.infra.times import iso
 
 
 class StmWriter:

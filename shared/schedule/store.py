@@ -17,10 +17,11 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 from redis.exceptions import WatchError
 
-from shared import cron, keys, scripts
-from shared.errors import Conflict, InvalidInput, NotFound
-from shared.models import Body
-from shared.timefmt import iso
+from memanto_redis.shared.errors import Conflict, InvalidInput, NotFound
+from memanto_redis.shared.infra import keys, scripts
+from memanto_redis.shared.infra.times import iso
+from memanto_redis.shared.memory.models import Body
+from memanto_redis.shared.schedule import cron
 
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 MAX_PROMPT = 10_000

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import jwt
 
-from shared.errors import Unauthorized
+from memanto_redis.shared.errors import Unauthorized
 
 ALGORITHM = "HS256"
 _CACHE_LIMIT = 4096

@@ -8,14 +8,15 @@ import json
 from redisvl.query import CountQuery, FilterQuery
 from redisvl.query.filter import Num
 
-from shared import keys, temporal
-from shared.errors import Conflict, InvalidInput
-from shared.imports import ImportItem
-from shared.markdown_tree import Entry, derive_description, layout, seed_type
-from shared.memories import MemoryStore, common_filter, live_filter
-from shared.models import AllIn
-from shared.timefmt import iso
-from shared.tokens import SessionClaims
+from memanto_redis.shared.auth.tokens import SessionClaims
+from memanto_redis.shared.errors import Conflict, InvalidInput
+from memanto_redis.shared.infra import keys
+from memanto_redis.shared.infra.times import iso
+from memanto_redis.shared.memory import temporal
+from memanto_redis.shared.memory.imports import ImportItem
+from memanto_redis.shared.memory.models import AllIn
+from memanto_redis.shared.memory.store import MemoryStore, common_filter, live_filter
+from memanto_redis.shared.trees.markdown import Entry, derive_description, layout, seed_type
 
 # The index reads this many memories per query; the content is read only to derive
 # descriptions and never leaves the server.

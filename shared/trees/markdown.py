@@ -23,10 +23,10 @@ from typing import Any, get_args
 import yaml
 from pydantic import ValidationError
 
-from shared.errors import InvalidInput
-from shared.imports import ImportItem
-from shared.models import MemoryType
-from shared.timefmt import iso
+from memanto_redis.shared.errors import InvalidInput
+from memanto_redis.shared.infra.times import iso
+from memanto_redis.shared.memory.imports import ImportItem
+from memanto_redis.shared.memory.models import MemoryType
 
 INDEX = "INDEX.md"
 # A topic with this many entries or more gets its own folder.

@@ -17,11 +17,11 @@ import redis
 from redisvl.query import FilterQuery
 from redisvl.query.filter import Tag
 
-from shared import keys
-from shared.errors import NotFound
-from shared.memories import MEMORY_ID_RE, public
-from shared.schema import MEMORY_FIELDS, indexed_times
-from shared.timefmt import iso
+from memanto_redis.shared.errors import NotFound
+from memanto_redis.shared.infra import keys
+from memanto_redis.shared.infra.times import iso
+from memanto_redis.shared.memory.schema import MEMORY_FIELDS, indexed_times
+from memanto_redis.shared.memory.store import MEMORY_ID_RE, public
 
 T = TypeVar("T")
 # A memory's current state: its record, its vector (None while queued), pipeline status.
@@ -83,7 +83,7 @@ class MemoryEditor:
             if not changed:
                 return None
             if "content" in changed and "title" not in changes:
-                from shared.models import derive_title
+                from memanto_redis.shared.memory.models import derive_title
 
                 changed["title"] = derive_title(changed["content"])
             return record | changed, "updated"

@@ -14,10 +14,10 @@ from typing import Any
 
 import redis.asyncio as aredis
 
-from shared import keys
-from shared.errors import Busy, InvalidInput
-from shared.query_params import bounded
-from shared.timefmt import iso
+from memanto_redis.shared.errors import Busy, InvalidInput
+from memanto_redis.shared.infra import keys
+from memanto_redis.shared.infra.query_params import bounded
+from memanto_redis.shared.infra.times import iso
 
 STREAM_ID_RE = re.compile(r"^\d{1,20}(-\d{1,20})?$")
 MAX_WAIT = 30.0

@@ -16,14 +16,14 @@ from redis.commands.search.aggregation import AggregateRequest, Asc, Desc
 from redisvl.query import FilterQuery
 from redisvl.query.filter import FilterExpression, Tag, Text
 
-from shared import keys
-from shared.agents import AgentStore
-from shared.errors import NotFound
-from shared.memories import MEMORY_ID_RE, MemoryStore
-from shared.memory_edits import MemoryEditor
-from shared.models import MemoryIn, MemoryListParams, StatsParams, UserMemoryIn
-from shared.schema import MEMORY_FIELDS
-from shared.timefmt import iso
+from memanto_redis.shared.agents import AgentStore
+from memanto_redis.shared.errors import NotFound
+from memanto_redis.shared.infra import keys
+from memanto_redis.shared.infra.times import iso
+from memanto_redis.shared.memory.edits import MemoryEditor
+from memanto_redis.shared.memory.models import MemoryIn, MemoryListParams, StatsParams, UserMemoryIn
+from memanto_redis.shared.memory.schema import MEMORY_FIELDS
+from memanto_redis.shared.memory.store import MEMORY_ID_RE, MemoryStore
 
 SOURCE = "memories-api"
 # How close in meaning a memory must be for search_content to count it found.
