@@ -8,10 +8,13 @@ STAMP := $(VENV)/.installed
 
 # torch is installed first, pinned to the CPU build found on these machines, so that
 # sentence-transformers never pulls the multi-GB CUDA packages.
-$(STAMP): pyproject.toml
+# The client (clients/python, only httpx) is installed from this checkout before the server,
+# which lists it among its dependencies.
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e clients/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 

@@ -7,8 +7,8 @@ import contextlib
 import sys
 
 from memanto_redis.cli import output
-from memanto_redis.cli.client import AgentHandle, ApiError, Memanto
 from memanto_redis.cli.config import CliConfig
+from memanto_redis_client import AgentHandle, ApiError, Memanto
 
 
 def _client(config: CliConfig) -> Memanto:

@@ -6,8 +6,8 @@ import argparse
 from collections.abc import Callable
 
 from memanto_redis.cli import commands, schedules, tree, user_memories
-from memanto_redis.cli.client import ClientError
 from memanto_redis.cli.config import CliConfig
+from memanto_redis_client import ClientError
 
 TYPES = ["fact", "preference", "goal", "decision", "artifact", "learning", "event",
          "instruction", "relationship", "context", "observation", "commitment", "error"]

@@ -7,8 +7,8 @@ import argparse
 from typing import Any
 
 from memanto_redis.cli import output
-from memanto_redis.cli.client import Memanto
 from memanto_redis.cli.config import CliConfig
+from memanto_redis_client import Memanto
 
 
 def add_parser(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

@@ -13,7 +13,6 @@ from pathlib import Path
 from tqdm import tqdm
 
 from memanto_redis.cli import output
-from memanto_redis.cli.client import ApiError, Memanto
 from memanto_redis.cli.config import CliConfig
 from memanto_redis.shared.trees.markdown import (
     INDEX,
@@ -23,6 +22,7 @@ from memanto_redis.shared.trees.markdown import (
     render_tree,
     write_tree,
 )
+from memanto_redis_client import ApiError, Memanto
 
 PAGE = 100
 # Imports are sent in requests of at most PAGE memories and this many bytes, well under

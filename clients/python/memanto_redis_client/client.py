@@ -1,10 +1,13 @@
 """A small Python client for the MEMANTO API; the `memanto` command line is built on it.
+It needs only httpx (distribution `memanto-redis-client`, `pip install ./clients/python`).
 
-    from memanto_redis.cli.client import Memanto
+    from memanto_redis_client import Memanto
     memanto = Memanto("http://localhost:8000", api_key="...")
     memanto.create_agent("support-bot")
     agent = memanto.activate("support-bot")
-    agent.remember("User prefers email", type="preference", tags=["contact"])
+    memory_id = agent.remember("User prefers email", type="preference",
+                               tags=["contact"])["memory_id"]
+    agent.get(memory_id)
     agent.recall("how to contact the user?")
 """
 

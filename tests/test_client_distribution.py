@@ -1,0 +1,65 @@
+"""The Python client is a distribution of its own (clients/python, `memanto-redis-client`):
+it requires only httpx, imports nothing of the server, and works against a real web process."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import re
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from memanto_redis_client import ApiError, Memanto
+from tests.support import ADMIN_KEY, free_port, start_web, stop
+
+SERVER_MODULES = ("torch", "redis", "starlette", "pydantic", "sentence_transformers",
+                  "memanto_redis")
+
+
+def test_the_client_requires_only_httpx():
+    requires = importlib.metadata.requires("memanto-redis-client") or []
+    # Names only (no extras, no markers): exactly one requirement, httpx.
+    names = [re.match(r"[A-Za-z0-9._-]+", req).group().lower() for req in requires]
+    assert names == ["httpx"], requires
+    assert not any(mark in requires[0] for mark in "[;"), requires
+
+
+def test_importing_the_client_pulls_in_nothing_of_the_server():
+    # -I: isolated, so neither the checkout's folder nor PYTHONPATH is on sys.path.
+    code = ("import json, sys, memanto_redis_client; "
+            "print(json.dumps(sorted(sys.modules)))")
+    proc = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    loaded = json.loads(proc.stdout)
+    assert "httpx" in loaded
+    leaked = [name for name in loaded
+              if any(name == top or name.startswith(f"{top}.") for top in SERVER_MODULES)]
+    assert leaked == []
+
+
+@pytest.fixture(scope="module")
+def web(redis_url, tmp_path_factory):
+    port = free_port()
+    proc = start_web(redis_url, port, tmp_path_factory.mktemp("client-logs") / "web.log")
+    yield f"http://127.0.0.1:{port}"
+    stop(proc)
+
+
+def test_the_client_against_a_real_server(web):
+    memanto = Memanto(web, api_key=ADMIN_KEY)
+    agent_id = f"client-dist-{uuid.uuid4().hex[:8]}"
+    assert memanto.create_agent(agent_id)["agent_id"] == agent_id
+    agent = memanto.activate(agent_id)
+    assert agent.session_token
+    written = agent.remember("Alice prefers email", type="preference", tags=["contact"])
+    memory = agent.get(written["memory_id"])
+    assert memory["content"] == "Alice prefers email"
+    assert memory["type"] == "preference"
+    assert memory["tags"] == ["contact"]
+    with pytest.raises(ApiError) as missing:
+        agent.get(str(uuid.uuid4()))
+    assert missing.value.status == 404
