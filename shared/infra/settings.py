@@ -1,130 +1,127 @@
-"""Settings, read from the environment in this one place (12-factor)."""
+"""Settings, read from the environment in this one place (12-factor).
+
+Each field is read from `MEMANTO_<FIELD>` (the Redis URL from `REDIS_URL`); an empty
+variable means the default. pydantic-settings finds the variables and pydantic checks the
+values; a value the service cannot use becomes one `ConfigError` line that names the
+variable and what it must be.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from annotated_types import Ge
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+ENV_PREFIX = "MEMANTO_"
+MAX_RETRY_INTERVALS = 25
 
 
 class ConfigError(ValueError):
     """An environment variable holds a value the service cannot use."""
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
-    return value
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        frozen=True,
+        env_prefix=ENV_PREFIX,
+        env_ignore_empty=True,
+    )
 
-
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
-
-
-def _intervals(env: Mapping[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:
-    """Comma-separated whole seconds, e.g. "10,60,300"; "none" means no retries."""
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    if raw.strip().lower() == "none":
-        return ()
-    try:
-        values = tuple(int(part) for part in raw.split(","))
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be comma-separated whole seconds, got {raw!r}") from exc
-    if any(v < 0 for v in values) or len(values) > 25:
-        raise ConfigError(f"{name} takes at most 25 intervals of 0 or more seconds")
-    return values
-
-
-@dataclass(frozen=True)
-class Settings:
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    # REDIS_URL, without the prefix, as every Redis tool spells it.
+    redis_url: str = Field("redis://127.0.0.1:6379/0",
+                           validation_alias=AliasChoices("redis_url", "REDIS_URL"))
     # How long a process waits for Redis at start before it gives up with a clear error.
     redis_wait_seconds: float = 30.0
     # Admin key from the environment; named keys live in Redis as digests.
-    api_key: str = field(default="", repr=False)
-    jwt_secret: str = field(default="", repr=False)
+    api_key: str = Field("", repr=False)
+    jwt_secret: str = Field("", repr=False)
     session_hours: float = 6.0
     # Ingest pipeline.
-    batch_size: int = 64
-    block_ms: int = 500
-    claim_idle_ms: int = 15_000
-    max_deliveries: int = 5
-    max_backlog: int = 500_000
+    batch_size: int = Field(64, ge=1)
+    block_ms: int = Field(500, ge=1)
+    claim_idle_ms: int = Field(15_000, ge=1)
+    max_deliveries: int = Field(5, ge=1)
+    max_backlog: int = Field(500_000, ge=0)
     # Embeddings: a local sentence-transformers model by default.
     embed_model: str = "all-MiniLM-L6-v2"
     # CPU threads for the web process's query embeddings (the worker uses every core).
-    web_embed_threads: int = 1
-    max_body_bytes: int = 2 * 1024 * 1024
+    web_embed_threads: int = Field(1, ge=1)
+    max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
     # Short-term memory: newest entries kept per session, and idle time before it expires.
-    stm_max_entries: int = 200
-    stm_idle_seconds: int = 24 * 3600
+    stm_max_entries: int = Field(200, ge=1)
+    stm_idle_seconds: int = Field(24 * 3600, ge=1)
     # Swarm facts: TTL when none is asked for, and the most that may be asked for.
-    swarm_default_ttl: int = 3600
-    swarm_max_ttl: int = 7 * 24 * 3600
+    swarm_default_ttl: int = Field(3600, ge=1)
+    swarm_max_ttl: int = Field(7 * 24 * 3600, ge=1)
     # Scheduler: how long the leader's lock lives without renewal.
-    scheduler_lock_ms: int = 5000
+    scheduler_lock_ms: int = Field(5000, ge=500)
     # Scheduled prompts: schedules per agent, runs kept per schedule, inbox messages kept
     # per agent, and inbox long-polls one web process holds open at once.
-    max_schedules: int = 100
-    schedule_runs_kept: int = 100
-    inbox_max: int = 1000
-    inbox_max_waiters: int = 50
+    max_schedules: int = Field(100, ge=1)
+    schedule_runs_kept: int = Field(100, ge=1)
+    inbox_max: int = Field(1000, ge=10)
+    inbox_max_waiters: int = Field(50, ge=1)
     # Webhooks: seconds per attempt, and the pauses before each retry (their count is the
-    # number of retries).
+    # number of retries). In the environment: comma-separated seconds, e.g. "10,60,300",
+    # or "none" for no retries (NoDecode: not JSON, as pydantic-settings reads tuples).
     webhook_timeout: float = 10.0
-    webhook_retry_intervals: tuple[int, ...] = (10, 60, 300)
+    webhook_retry_intervals: Annotated[
+        tuple[Annotated[int, Field(ge=0)], ...], NoDecode,
+        Field(max_length=MAX_RETRY_INTERVALS,
+              description=f"comma-separated whole seconds (0 or more, at most "
+                          f"{MAX_RETRY_INTERVALS} of them) or 'none'"),
+    ] = (10, 60, 300)
+
+    @field_validator("webhook_retry_intervals", mode="before")
+    @classmethod
+    def _split_intervals(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text == "":
+            return cls.model_fields["webhook_retry_intervals"].default
+        if text.lower() == "none":
+            return ()
+        return tuple(part.strip() for part in text.split(","))
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Keyword arguments only: `Settings(batch_size=8)` is exactly that and the defaults,
+        # whatever the environment holds. from_env() is the one reader of the environment.
+        return (init_settings,)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        return cls(
-            redis_url=env.get("REDIS_URL") or cls.redis_url,
-            redis_wait_seconds=_float(env, "MEMANTO_REDIS_WAIT_SECONDS", cls.redis_wait_seconds),
-            api_key=env.get("MEMANTO_API_KEY", ""),
-            jwt_secret=env.get("MEMANTO_JWT_SECRET", ""),
-            session_hours=_float(env, "MEMANTO_SESSION_HOURS", cls.session_hours),
-            batch_size=_int(env, "MEMANTO_BATCH_SIZE", cls.batch_size, minimum=1),
-            block_ms=_int(env, "MEMANTO_BLOCK_MS", cls.block_ms, minimum=1),
-            claim_idle_ms=_int(env, "MEMANTO_CLAIM_IDLE_MS", cls.claim_idle_ms, minimum=1),
-            max_deliveries=_int(env, "MEMANTO_MAX_DELIVERIES", cls.max_deliveries, minimum=1),
-            max_backlog=_int(env, "MEMANTO_MAX_BACKLOG", cls.max_backlog),
-            embed_model=env.get("MEMANTO_EMBED_MODEL") or cls.embed_model,
-            web_embed_threads=_int(env, "MEMANTO_WEB_EMBED_THREADS", cls.web_embed_threads,
-                                   minimum=1),
-            max_body_bytes=_int(env, "MEMANTO_MAX_BODY_BYTES", cls.max_body_bytes, minimum=1024),
-            stm_max_entries=_int(env, "MEMANTO_STM_MAX_ENTRIES", cls.stm_max_entries, minimum=1),
-            stm_idle_seconds=_int(env, "MEMANTO_STM_IDLE_SECONDS", cls.stm_idle_seconds,
-                                  minimum=1),
-            swarm_default_ttl=_int(env, "MEMANTO_SWARM_DEFAULT_TTL", cls.swarm_default_ttl,
-                                   minimum=1),
-            swarm_max_ttl=_int(env, "MEMANTO_SWARM_MAX_TTL", cls.swarm_max_ttl, minimum=1),
-            scheduler_lock_ms=_int(env, "MEMANTO_SCHEDULER_LOCK_MS", cls.scheduler_lock_ms,
-                                   minimum=500),
-            max_schedules=_int(env, "MEMANTO_MAX_SCHEDULES", cls.max_schedules, minimum=1),
-            schedule_runs_kept=_int(env, "MEMANTO_SCHEDULE_RUNS_KEPT", cls.schedule_runs_kept,
-                                    minimum=1),
-            inbox_max=_int(env, "MEMANTO_INBOX_MAX", cls.inbox_max, minimum=10),
-            inbox_max_waiters=_int(env, "MEMANTO_INBOX_MAX_WAITERS", cls.inbox_max_waiters,
-                                   minimum=1),
-            webhook_timeout=_float(env, "MEMANTO_WEBHOOK_TIMEOUT", cls.webhook_timeout),
-            webhook_retry_intervals=_intervals(env, "MEMANTO_WEBHOOK_RETRY_INTERVALS",
-                                               cls.webhook_retry_intervals),
-        )
+        """The settings from `env` (the process's environment unless given): what every
+        process reads once at its start."""
+        values = _Environment(cls, os.environ if env is None else env)()
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise ConfigError(_explain(exc, values)) from exc
+
+    @classmethod
+    def env_name(cls, field: str) -> str:
+        """The environment variable that sets `field`."""
+        return "REDIS_URL" if field == "redis_url" else ENV_PREFIX + field.upper()
 
     def require_secrets(self) -> None:
         """The web process cannot authenticate anybody without both secrets."""
@@ -138,3 +135,53 @@ class Settings:
             raise ConfigError(f"{' and '.join(missing)} must be set in the environment")
         if len(self.jwt_secret) < 32:
             raise ConfigError("MEMANTO_JWT_SECRET must be at least 32 characters")
+
+
+# `dataclasses.replace(settings, batch_size=8)` derives a variant, as it did when Settings
+# was a dataclass (the tests do): replace() reads only this table of field names, then calls
+# Settings(**fields), which checks every value again.
+Settings.__dataclass_fields__ = dataclasses.make_dataclass(
+    "SettingsFields", [(name, info.annotation) for name, info in Settings.model_fields.items()]
+).__dataclass_fields__
+
+
+class _Environment(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping rather than os.environ."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
+        self._env = env
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {
+            name if self.case_sensitive else name.lower(): value
+            for name, value in self._env.items()
+            if not (self.env_ignore_empty and value == "")
+        }
+
+
+def _explain(exc: ValidationError, values: Mapping[str, Any]) -> str:
+    """One line for all of a ValidationError's problems, each naming its variable."""
+    problems: dict[str, str] = {}
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else ""
+        if field in problems:
+            continue
+        info = Settings.model_fields.get(field)
+        if info is None:
+            problems[field] = error["msg"]
+            continue
+        got = values.get(field, error.get("input"))
+        problems[field] = f"{Settings.env_name(field)} must be {_expected(info)}, got {got!r}"
+    return "; ".join(problems.values())
+
+
+def _expected(info: Any) -> str:
+    if info.description:
+        return info.description
+    if info.annotation is int:
+        least = [m.ge for m in info.metadata if isinstance(m, Ge)]
+        return "a whole number" + (f" >= {least[0]}" if least else "")
+    if info.annotation is float:
+        return "a number"
+    return f"a valid {getattr(info.annotation, '__name__', 'value')}"
