@@ -11,10 +11,11 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import redis
+
+from memanto_redis.cli import processes
 
 LOCAL_DEFAULTS = {
     "REDIS_URL": "redis://127.0.0.1:6379/0",
@@ -48,19 +49,6 @@ def ensure_env_file(path: Path) -> dict[str, str]:
     return {**values, **added}
 
 
-def wait_for_redis(url: str, seconds: float = 20) -> None:
-    client = redis.Redis.from_url(url)
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            client.ping()
-            return
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"embedded Redis did not start on {url}") from None
-            time.sleep(0.2)
-
-
 def run(env_file: str) -> None:
     path = Path(env_file)
     env = {**ensure_env_file(path), **os.environ}
@@ -69,11 +57,12 @@ def run(env_file: str) -> None:
     port = redis.connection.parse_url(env["REDIS_URL"]).get("port", 6379)
     # Redis runs in its own session so that Ctrl-C reaches the Procfile processes first;
     # it is stopped last, once they have finished with it.
-    redis_proc = subprocess.Popen(
-        [str(Path(bin_dir) / "memanto"), "redis-server", "--port", str(port),
-         "--data-dir", ".data/redis"], env=env, start_new_session=True)
     try:
-        wait_for_redis(env["REDIS_URL"])
+        redis_proc = processes.start_redis(port, ".data/redis", env=env, output=None,
+                                           new_session=True, interval=0.2)
+    except (TimeoutError, RuntimeError) as exc:
+        raise SystemExit(f"embedded Redis did not start on {env['REDIS_URL']}: {exc}") from None
+    try:
         print(f"\nMEMANTO API:  http://{env['HOST']}:{env['PORT']}\n"
               f"Admin API key: {env['MEMANTO_API_KEY']}   (kept in {path})\n"
               f"Redis:        {env['REDIS_URL']} (data in .data/redis)\n", flush=True)
@@ -83,5 +72,4 @@ def run(env_file: str) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         honcho.wait()
     finally:
-        redis_proc.terminate()
-        redis_proc.wait(timeout=30)
+        processes.stop(redis_proc, timeout=30)

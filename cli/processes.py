@@ -1,0 +1,153 @@
+"""Real processes started and stopped by PID: the embedded Redis, a web process, a worker.
+
+What `memanto dev`, the tests and the benchmarks share: a free port on the loopback,
+waiting for a condition, starting the embedded redis-server (as `memanto redis-server`
+runs it) or a uvicorn or ingest-worker process and waiting until it answers, and stopping
+one process by its PID (SIGTERM, then SIGKILL after a timeout). Nothing here stops a
+process it was not given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import httpx
+import redis
+
+LOOPBACK = "127.0.0.1"
+# The installed entry points, run as modules of this interpreter (so of its venv).
+CLI = [sys.executable, "-m", "memanto_redis.cli.main"]
+WORKER = [sys.executable, "-m", "memanto_redis.workers.ingest"]
+WEB_APP = "memanto_redis.api.app:app"
+WEB_PROBE = "/api/v2/agents"
+
+T = TypeVar("T")
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    """A TCP port nothing listens on right now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], T], timeout: float = 30.0, interval: float = 0.05,
+               what: str = "condition") -> T:
+    """Call `predicate` until it returns something true, and return that; TimeoutError
+    after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+    """Stop one process we started, by its PID: `sig`, then SIGKILL after `timeout` s."""
+    if proc.poll() is None:
+        os.kill(proc.pid, sig)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def service_env(redis_url: str, api_key: str, jwt_secret: str, **extra: str) -> dict[str, str]:
+    """This environment plus what a web or worker process needs; `extra` comes last."""
+    env = dict(os.environ)
+    env.update({
+        "REDIS_URL": redis_url,
+        "MEMANTO_API_KEY": api_key,
+        "MEMANTO_JWT_SECRET": jwt_secret,
+        "HF_HUB_OFFLINE": "1",
+    })
+    env.update(extra)
+    return env
+
+
+def _started(proc: subprocess.Popen, ready: Callable[[], bool], timeout: float,
+             interval: float, what: str) -> subprocess.Popen:
+    """Wait until `ready`; if it never is (or raises), stop the process before raising."""
+    try:
+        wait_until(ready, timeout, interval, what=what)
+    except BaseException:
+        stop(proc)
+        raise
+    return proc
+
+
+def _exited(proc: subprocess.Popen, what: str, log_path: Path | None = None) -> RuntimeError:
+    tail = ""
+    if log_path is not None:
+        with contextlib.suppress(OSError):
+            tail = ": " + log_path.read_text(errors="replace")[-2000:]
+    return RuntimeError(f"{what} exited ({proc.returncode}){tail}")
+
+
+def start_redis(port: int, data_dir: Path | str, *, env: dict[str, str] | None = None,
+                cwd: Path | str | None = None, output: int | IO[Any] | None = subprocess.DEVNULL,
+                new_session: bool = False, timeout: float = 20,
+                interval: float = 0.05) -> subprocess.Popen:
+    """The embedded Redis as `memanto redis-server` runs it, once it answers PING on
+    the loopback. `output` takes its stdout and stderr (None: this process's own)."""
+    proc = subprocess.Popen(
+        [*CLI, "redis-server", "--port", str(port), "--data-dir", str(data_dir)],
+        cwd=cwd, env=env, stdout=output, stderr=output, start_new_session=new_session,
+    )
+    client = redis.Redis(host=LOOPBACK, port=port)
+
+    def up() -> bool:
+        try:
+            return bool(client.ping())
+        except redis.ConnectionError:
+            if proc.poll() is not None:
+                raise _exited(proc, "redis-server") from None
+            return False
+
+    try:
+        return _started(proc, up, timeout, interval, "redis-server")
+    finally:
+        client.close()
+
+
+def start_web(port: int, log_path: Path, *, env: dict[str, str], app: str = WEB_APP,
+              probe: str = WEB_PROBE, cwd: Path | str | None = None,
+              timeout: float = 60) -> subprocess.Popen:
+    """A uvicorn process serving `app` on the loopback (no access log), output appended
+    to `log_path`, once a GET of `probe` gets any HTTP answer."""
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", app, "--host", LOOPBACK, "--port", str(port),
+             "--no-access-log"], cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            raise _exited(proc, "web process", log_path)
+        try:
+            httpx.get(f"http://{LOOPBACK}:{port}{probe}", timeout=1)
+            return True
+        except httpx.TransportError:
+            return False
+
+    return _started(proc, up, timeout, 0.2, "web process")
+
+
+def start_worker(log_path: Path, *, env: dict[str, str],
+                 cwd: Path | str | None = None) -> subprocess.Popen:
+    """An ingest worker, output appended to `log_path` (not waited for: it has no port)."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen(WORKER, cwd=cwd, env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
