@@ -11,16 +11,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 
-from memanto_redis.api import (
-    agent_memory,
-    apikeys,
-    schedules,
-    swarm,
-    user_memories,
-    v2,
-    v2_lifecycle,
-    v2_tree,
-)
+from memanto_redis.api import agent_memory, agno, v2
 from memanto_redis.api import services as services_module
 from memanto_redis.api.errors import EXCEPTION_HANDLERS
 from memanto_redis.shared.errors import MemantoError
@@ -45,8 +36,7 @@ def create_app(settings: Settings | None = None, vectorizer: Any = None) -> Star
             await svc.close()
 
     return Starlette(
-        routes=[*v2.routes, *v2_lifecycle.routes, *apikeys.routes, *schedules.routes,
-                *agent_memory.routes, *swarm.routes, *v2_tree.routes, *user_memories.routes],
+        routes=[*v2.routes, *agent_memory.routes, *agno.routes],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

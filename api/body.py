@@ -7,21 +7,10 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
-from memanto_redis.shared.errors import InvalidInput, MemantoError
+from memanto_redis.api.errors import MalformedJSON, PayloadTooLarge, UnsupportedMediaType
+from memanto_redis.shared.errors import InvalidInput
 
 M = TypeVar("M", bound=BaseModel)
-
-
-class PayloadTooLarge(MemantoError):
-    status = 413
-
-
-class UnsupportedMediaType(MemantoError):
-    status = 415
-
-
-class MalformedJSON(MemantoError):
-    status = 400
 
 
 def explain(exc: ValidationError, prefix: str = "") -> InvalidInput:

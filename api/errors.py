@@ -1,4 +1,4 @@
-"""One map from errors to HTTP answers, so handlers never invent their own error JSON."""
+"""The one map from errors to HTTP answers, so handlers never invent their own error JSON."""
 
 from __future__ import annotations
 
@@ -9,22 +9,63 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from memanto_redis.shared.errors import Busy, InvalidInput, MemantoError
+from memanto_redis.shared.errors import (
+    Busy,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    MemantoError,
+    NotFound,
+    Unauthorized,
+    Unavailable,
+)
 
 log = logging.getLogger("memanto.api")
 
 
+class MalformedJSON(MemantoError):
+    """The body is not JSON at all."""
+
+
+class PayloadTooLarge(MemantoError):
+    pass
+
+
+class UnsupportedMediaType(MemantoError):
+    pass
+
+
+# Most specific first: the first class an error is an instance of decides.
+STATUS: dict[type[MemantoError], int] = {
+    MalformedJSON: 400,
+    Unauthorized: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
+    InvalidInput: 422,
+    Busy: 503,
+    Unavailable: 503,
+}
+
+
+def status_of(exc: MemantoError) -> int:
+    return next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
+
+
 async def memanto_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, MemantoError)
-    body: dict = {"detail": exc.message}
+    status = status_of(exc)
+    body: dict[str, object] = {"detail": exc.message}
     headers = {}
     if isinstance(exc, InvalidInput) and exc.errors:
         body["errors"] = exc.errors
     if isinstance(exc, Busy):
         headers["Retry-After"] = str(exc.retry_after)
-    if exc.status == 401:
+    if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
-    return JSONResponse(body, status_code=exc.status, headers=headers)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def http_error(request: Request, exc: Exception) -> JSONResponse:

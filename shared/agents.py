@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from memanto_redis.shared.agent_memory.stm import ShortTermMemory
 from memanto_redis.shared.errors import Conflict, NotFound
 from memanto_redis.shared.infra import keys, scripts
-from memanto_redis.shared.infra.times import iso
-from memanto_redis.shared.memory.models import AGENT_ID_RE, AgentCreate
+from memanto_redis.shared.memory.rules import AGENT_ID_RE, namespace
 from memanto_redis.shared.schedule.store import ScheduleStore
 
 # Memory ids taken per round trip when clearing an agent, and keys per UNLINK command.
@@ -17,13 +17,31 @@ _DELETE_CHUNK = 2000
 _UNLINK_CHUNK = 1000
 
 
-def namespace(agent_id: str) -> str:
-    return f"memanto_agent_{agent_id}"
-
-
-def _text(raw: dict, name: str) -> str | None:
+def _text(raw: dict[bytes, bytes], name: str) -> str | None:
     value = raw.get(name.encode())
     return value.decode() if value else None
+
+
+def _time(raw: dict[bytes, bytes], name: str) -> float | None:
+    value = _text(raw, name)
+    return float(value) if value else None
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    agent_id: str
+    description: str | None
+    pattern: str | None
+    created_at: float | None
+    memory_count: int
+    last_active: float | None
+    session_active: bool
+    last_session_id: str | None = None
+    last_session_at: float | None = None
+
+    @property
+    def namespace(self) -> str:
+        return namespace(self.agent_id)
 
 
 class AgentStore:
@@ -34,19 +52,20 @@ class AgentStore:
         self.stm = stm
         self._create = redis.register_script(scripts.CREATE_AGENT)
 
-    async def create(self, body: AgentCreate) -> dict:
+    async def create(self, agent_id: str, description: str | None = None,
+                     pattern: str = "support") -> Agent:
         now = time.time()
-        fields = ["agent_id", body.agent_id, "created_at", repr(now),
-                  "description", body.description or "", "pattern", body.pattern]
-        created = await self._create(keys=[keys.agent(body.agent_id), keys.AGENTS],
-                                     args=[body.agent_id, repr(now), *fields])
+        fields = ["agent_id", agent_id, "created_at", repr(now),
+                  "description", description or "", "pattern", pattern]
+        created = await self._create(keys=[keys.agent(agent_id), keys.AGENTS],
+                                     args=[agent_id, repr(now), *fields])
         if not created:
-            raise Conflict(f"agent {body.agent_id!r} already exists")
-        return self._shape(body.agent_id, {k.encode(): str(v).encode()
-                                           for k, v in zip(fields[::2], fields[1::2],
-                                                           strict=True)}, 0, None)
+            raise Conflict(f"agent {agent_id!r} already exists")
+        return self._shape(agent_id, {k.encode(): str(v).encode()
+                                      for k, v in zip(fields[::2], fields[1::2],
+                                                      strict=True)}, 0, None)
 
-    async def get(self, agent_id: str) -> dict:
+    async def get(self, agent_id: str) -> Agent:
         if not AGENT_ID_RE.match(agent_id):
             raise NotFound(f"agent {agent_id!r} not found")
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -62,7 +81,7 @@ class AgentStore:
         if not AGENT_ID_RE.match(agent_id) or not await self.redis.exists(keys.agent(agent_id)):
             raise NotFound(f"agent {agent_id!r} not found")
 
-    async def list(self) -> list[dict]:
+    async def list(self) -> list[Agent]:
         ids = [i.decode() for i in await self.redis.zrange(keys.AGENTS, 0, -1)]
         async with self.redis.pipeline(transaction=False) as pipe:
             for agent_id in ids:
@@ -112,16 +131,16 @@ class AgentStore:
             await pipe.execute()
 
     @staticmethod
-    def _shape(agent_id: str, raw: dict, count: int, session: dict | None) -> dict:
-        last_active = _text(raw, "last_active") or _text(session or {}, "started_at")
-        return {
-            "agent_id": agent_id,
-            "namespace": namespace(agent_id),
-            "description": _text(raw, "description"),
-            "pattern": _text(raw, "pattern"),
-            "created_at": iso(_text(raw, "created_at")),
-            "memory_count": int(count),
-            "last_active": iso(last_active),
-            "status": "active",
-            "session_active": bool(session),
-        }
+    def _shape(agent_id: str, raw: dict[bytes, bytes], count: int,
+               session: dict[bytes, bytes] | None) -> Agent:
+        return Agent(
+            agent_id=agent_id,
+            description=_text(raw, "description"),
+            pattern=_text(raw, "pattern"),
+            created_at=_time(raw, "created_at"),
+            memory_count=int(count),
+            last_active=_time(raw, "last_active") or _time(session or {}, "started_at"),
+            session_active=bool(session),
+            last_session_id=_text(raw, "last_session_id"),
+            last_session_at=_time(raw, "last_session_at"),
+        )

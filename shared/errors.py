@@ -1,4 +1,5 @@
-"""One error family for the core; api/errors.py maps it to HTTP answers."""
+"""One error family for the core: each class says what went wrong, not how a protocol
+reports it (api/errors.py is the one map from these to HTTP answers)."""
 
 from __future__ import annotations
 
@@ -6,45 +7,40 @@ from __future__ import annotations
 class MemantoError(Exception):
     """Base of every error the core raises on purpose."""
 
-    status = 400
-
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
 
 class InvalidInput(MemantoError):
-    status = 422
+    """The caller sent something the rules refuse; `errors` names each field at fault."""
 
-    def __init__(self, message: str, errors: list[dict] | None = None) -> None:
+    def __init__(self, message: str, errors: list[dict[str, str]] | None = None) -> None:
         super().__init__(message)
         self.errors = errors or []
 
 
 class Unauthorized(MemantoError):
-    status = 401
+    """No credentials, or credentials that prove nothing (bad key, dead session)."""
 
 
 class Forbidden(MemantoError):
-    status = 403
+    """Known credentials, but not for this."""
 
 
 class NotFound(MemantoError):
-    status = 404
+    pass
 
 
 class Conflict(MemantoError):
-    status = 409
+    """The thing exists already, or a limit on how many is reached."""
 
 
 class Busy(MemantoError):
-    """The ingest backlog passed its bound: the client should retry later."""
+    """The service is at a bound (the ingest backlog, the long-poll slots): retry later."""
 
-    status = 503
     retry_after = 5
 
 
 class Unavailable(MemantoError):
     """Redis is unreachable or lacks a module the service needs."""
-
-    status = 503

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from memanto_redis.shared.auth.apikeys import digest
 from memanto_redis.shared.infra import keys
-from memanto_redis.shared.memory.ingest import document
+from memanto_redis.shared.memory.record import Memory
 from tests.conftest import ADMIN, new_agent
 
 SEED_MD = ("# Agent Short-Term Memory Context\n\n## Session: sess_abc123\n\n### Recent Messages"
@@ -449,10 +449,10 @@ def test_clearing_100000_memories_takes_seconds_and_leaves_nothing(client, r):
         ids = [str(uuid.uuid4()) for _ in range(chunk)]
         with r.pipeline(transaction=False) as pipe:
             for memory_id, vector in zip(ids, vectors, strict=True):
-                record = {"memory_id": memory_id, "agent_id": aid, "content": "bulk memory",
-                          "title": "bulk memory", "type": "fact", "created_at": now}
+                memory = Memory(memory_id=memory_id, agent_id=aid, content="bulk memory",
+                                title="bulk memory", created_at=now, updated_at=now)
                 pipe.hset(keys.memory(aid, memory_id),
-                          items=document(record, vector.tobytes(), now))
+                          mapping=memory.to_document(vector.tobytes(), now))
             pipe.sadd(keys.memory_ids(aid), *ids)
             pipe.execute()
     print(f"\nwrote {n} indexed documents in {time.perf_counter() - started:.1f} s")

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from memanto_redis.shared.agent_memory.models import LtmAddIn, LtmSearchIn
+from redis.asyncio import Redis
+
 from memanto_redis.shared.agents import AgentStore
 from memanto_redis.shared.auth.tokens import SessionClaims
 from memanto_redis.shared.errors import NotFound
 from memanto_redis.shared.infra import keys
 from memanto_redis.shared.memory.edits import MemoryEditor
-from memanto_redis.shared.memory.models import MemoryIn, RecallIn
+from memanto_redis.shared.memory.filters import NO_FILTERS
+from memanto_redis.shared.memory.record import Draft, Memory
 from memanto_redis.shared.memory.store import MemoryStore
 
 # Records MEMORY USAGE is asked about to estimate an agent's size (see stats).
@@ -23,41 +25,31 @@ FLOAT32_BYTES = 4
 
 
 class LongTermMemory:
-    def __init__(self, redis: Any, memories: MemoryStore, editor: MemoryEditor,
+    def __init__(self, redis: Redis, memories: MemoryStore, editor: MemoryEditor,
                  agents: AgentStore) -> None:
         self.redis = redis
         self.memories = memories
         self.editor = editor
         self.agents = agents
 
-    async def add(self, agent_id: str, body: LtmAddIn,
-                  session: SessionClaims | None = None) -> dict:
+    async def add(self, agent_id: str, content: str, metadata: dict[str, Any] | None = None,
+                  session: SessionClaims | None = None) -> Memory:
         """Queue the memory; metadata is kept verbatim and its `source` is the memory's."""
-        metadata = body.metadata or {}
-        item = MemoryIn(content=body.content, source=str(metadata.get("source", "agent")))
-        (record,) = await self.memories.remember(agent_id, [item], session,
-                                                 metadata=[metadata or None])
-        return record
+        draft = Draft(content=content, source=str((metadata or {}).get("source", "agent")),
+                      metadata=metadata or None)
+        (memory,) = await self.memories.remember(agent_id, [draft], session)
+        return memory
 
-    async def search(self, agent_id: str, body: LtmSearchIn, vector: bytes) -> list[dict]:
-        recall = RecallIn(query=body.query, limit=body.limit, min_similarity=body.threshold)
-        found = await self.memories.recall(agent_id, recall, vector)
-        return [{"id": m["memory_id"], "content": m["content"], "similarity": m["similarity"],
-                 "created_at": m["created_at"], "source": m["source"]}
-                for m in found["memories"]]
+    async def search(self, agent_id: str, vector: bytes, limit: int,
+                     threshold: float | None = None) -> list[Memory]:
+        return await self.memories.recall(agent_id, vector, limit, NO_FILTERS,
+                                          min_similarity=threshold)
 
-    async def get(self, agent_id: str, memory_id: str) -> dict:
+    async def get(self, agent_id: str, memory_id: str) -> tuple[Memory, int]:
+        """The memory, and its vector's dimensions (0 while it waits to be embedded)."""
         memory = await self.memories.get(agent_id, memory_id)
-        # The stored vector's length: 0 while the memory waits in the queue to be embedded.
         size = await self.redis.hstrlen(keys.memory(agent_id, memory_id), "embedding")
-        return {
-            "id": memory["memory_id"],
-            "content": memory["content"],
-            "embedding_dimensions": int(size) // FLOAT32_BYTES,
-            "metadata": {"source": memory["source"]} | memory.get("metadata", {}),
-            "created_at": memory["created_at"],
-            "status": memory["status"],
-        }
+        return memory, int(size) // FLOAT32_BYTES
 
     async def delete(self, agent_id: str, memory_id: str) -> None:
         """As v2's delete: gone from the agent's memories, its history kept for as-of."""

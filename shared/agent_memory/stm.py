@@ -8,12 +8,26 @@ reads, summarises and clears for the web process.
 from __future__ import annotations
 
 import json
+import re
 import time
-from typing import Any
+from typing import Any, Literal
 
-from memanto_redis.shared.agent_memory.models import CURRENT
 from memanto_redis.shared.infra import keys, scripts
 from memanto_redis.shared.infra.times import iso
+
+# STM session ids: the v2 session ids (UUIDs) and names like "sess_abc123". No ':' so a
+# session's keys never collide with another's; "current" is the alias of the current one.
+SESSION_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+CURRENT = "current"
+Role = Literal["user", "assistant", "system", "tool"]
+
+
+def check_session_id(value: str) -> str:
+    if value == CURRENT or not SESSION_ID_RE.match(value):
+        raise ValueError("session must be 1-128 letters, digits, '.', '_' or '-', and not "
+                         f"{CURRENT!r} (which names the current session)")
+    return value
+
 
 
 class StmWriter:

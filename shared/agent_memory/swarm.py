@@ -17,6 +17,7 @@ from redisvl.query import CountQuery, FilterQuery, VectorQuery
 from redisvl.query.filter import FilterExpression, Num
 from redisvl.schema import IndexSchema
 
+from memanto_redis.shared.errors import Forbidden
 from memanto_redis.shared.infra import keys
 from memanto_redis.shared.infra.times import iso
 
@@ -83,6 +84,16 @@ class SwarmStore:
     def ttl_for(self, asked: int | None) -> int:
         """The configured default when none is asked for; never more than the maximum."""
         return min(self.default_ttl if asked is None else asked, self.max_ttl)
+
+    @staticmethod
+    def source_for(asked: str | None, session_agent: str | None, key_name: str | None) -> str:
+        """Who a new fact is from: as asked, else the caller. A session may add facts only
+        in its own agent's name."""
+        source = asked or session_agent or key_name or ""
+        if session_agent is not None and source != session_agent:
+            raise Forbidden(f"source_agent must be this session's agent {session_agent!r}, "
+                            f"not {source!r}")
+        return source
 
     async def add(self, content: str, source_agent: str, ttl_seconds: int | None,
                   vector: bytes) -> dict:

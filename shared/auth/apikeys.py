@@ -1,5 +1,6 @@
-"""API keys for management routes: the admin key from the environment, and named keys kept
-in Redis as SHA-256 digests (looked up in O(1), never stored or shown in clear)."""
+"""API keys: the admin key from the environment, and named keys kept in Redis as SHA-256
+digests (looked up in O(1), never stored or shown in clear). Only the admin key manages
+keys."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import hmac
 import json
 import secrets
 import time
-from typing import Any
+from dataclasses import dataclass
 
-from memanto_redis.shared.errors import Conflict, NotFound, Unauthorized
+from redis.asyncio import Redis
+
+from memanto_redis.shared.errors import Conflict, Forbidden, NotFound, Unauthorized
 from memanto_redis.shared.infra import keys
-from memanto_redis.shared.infra.times import iso
 
 ADMIN = "admin"
 
@@ -21,8 +23,16 @@ def digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    name: str
+    prefix: str
+    created_at: float
+    secret: str | None = None  # the clear key, only in the answer that creates it
+
+
 class ApiKeys:
-    def __init__(self, redis: Any, admin_key: str) -> None:
+    def __init__(self, redis: Redis, admin_key: str) -> None:
         self.redis = redis
         self._admin_digest = digest(admin_key) if admin_key else None
 
@@ -39,27 +49,34 @@ class ApiKeys:
             raise Unauthorized("invalid API key")
         return name.decode()
 
-    async def create(self, name: str) -> dict:
+    @staticmethod
+    def require_admin(caller: str) -> None:
+        if caller != ADMIN:
+            raise Forbidden("only the admin key (MEMANTO_API_KEY) manages API keys")
+
+    async def create(self, caller: str, name: str) -> ApiKey:
         """A new named key; its clear text is returned here and never again."""
+        self.require_admin(caller)
         key = "mk_" + secrets.token_urlsafe(32)
         key_digest = digest(key)
-        meta = json.dumps({"digest": key_digest, "created_at": time.time(), "prefix": key[:7]})
+        created = time.time()
+        meta = json.dumps({"digest": key_digest, "created_at": created, "prefix": key[:7]})
         if name == ADMIN or not await self.redis.hsetnx(keys.API_KEY_NAMES, name, meta):
             raise Conflict(f"an API key named {name!r} already exists")
         await self.redis.hset(keys.API_KEYS, key_digest, name)
-        return {"name": name, "api_key": key, "created_at": iso(json.loads(meta)["created_at"]),
-                "note": "store this key now: it is not shown again"}
+        return ApiKey(name, key[:7], created, secret=key)
 
-    async def list(self) -> list[dict]:
+    async def list(self, caller: str) -> list[ApiKey]:
+        self.require_admin(caller)
         named = await self.redis.hgetall(keys.API_KEY_NAMES)
         listing = []
         for name, raw in sorted(named.items()):
             meta = json.loads(raw)
-            listing.append({"name": name.decode(), "prefix": meta["prefix"],
-                            "created_at": iso(meta["created_at"])})
+            listing.append(ApiKey(name.decode(), meta["prefix"], float(meta["created_at"])))
         return listing
 
-    async def revoke(self, name: str) -> None:
+    async def revoke(self, caller: str, name: str) -> None:
+        self.require_admin(caller)
         raw = await self.redis.hget(keys.API_KEY_NAMES, name)
         if raw is None:
             raise NotFound(f"no API key named {name!r}")

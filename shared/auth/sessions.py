@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from dataclasses import dataclass
 
-from memanto_redis.shared.agents import namespace
+from redis.asyncio import Redis
+
 from memanto_redis.shared.auth.tokens import SessionClaims, TokenSigner
 from memanto_redis.shared.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from memanto_redis.shared.infra import keys, scripts
-from memanto_redis.shared.infra.times import iso
+from memanto_redis.shared.memory.rules import namespace
 
 MAX_EXTEND_HOURS = 24 * 30
 
@@ -35,8 +36,25 @@ def authorize(claims: SessionClaims, agent_id: str) -> None:
         raise Forbidden(f"this session belongs to agent {claims.agent_id!r}, not {agent_id!r}")
 
 
+@dataclass(frozen=True, slots=True)
+class Session:
+    """An agent's live session (and, when just issued, the token that proves it)."""
+
+    agent_id: str
+    session_id: str
+    started_at: float
+    expires_at: float
+    memories_created: int = 0
+    token: str | None = None
+    ended_at: float | None = None
+
+    @property
+    def namespace(self) -> str:
+        return namespace(self.agent_id)
+
+
 class SessionStore:
-    def __init__(self, redis: Any, signer: TokenSigner, default_hours: float) -> None:
+    def __init__(self, redis: Redis, signer: TokenSigner, default_hours: float) -> None:
         self.redis = redis
         self.signer = signer
         self.default_hours = default_hours
@@ -44,7 +62,8 @@ class SessionStore:
         self._extend = redis.register_script(scripts.EXTEND)
         self._deactivate = redis.register_script(scripts.DEACTIVATE)
 
-    async def activate(self, agent_id: str, hours: float | None) -> dict:
+    async def activate(self, agent_id: str, hours: float | None) -> Session:
+        """A new session, replacing (and so revoking) any earlier one."""
         hours = self.default_hours if hours is None else hours
         now = time.time()
         expires = now + hours * 3600
@@ -55,37 +74,21 @@ class SessionStore:
         )
         if not ok:
             raise NotFound(f"agent {agent_id!r} not found")
-        return {
-            "session_id": claims.session_id,
-            "session_token": self.signer.issue(claims),
-            "agent_id": agent_id,
-            "namespace": claims.namespace,
-            "started_at": iso(now),
-            "expires_at": iso(expires),
-            "duration_hours": hours,
-            "status": "active",
-        }
+        return Session(agent_id, claims.session_id, now, expires,
+                       token=self.signer.issue(claims))
 
     async def check(self, claims: SessionClaims) -> None:
         ensure_live(claims, await self.redis.hget(keys.session(claims.agent_id), "sid"))
 
-    async def info(self, claims: SessionClaims) -> dict:
+    async def info(self, claims: SessionClaims) -> Session:
         record = _decode(await self.redis.hgetall(keys.session(claims.agent_id)))
         ensure_live(claims, record.get("sid"))
-        expires = float(record["expires_at"])
-        return {
-            "agent_id": claims.agent_id,
-            "session_id": claims.session_id,
-            "namespace": claims.namespace,
-            "created_at": iso(record["started_at"]),
-            "started_at": iso(record["started_at"]),
-            "expires_at": iso(expires),
-            "seconds_remaining": max(0, int(expires - time.time())),
-            "memories_created": int(record.get("memories_created", 0)),
-            "status": "active",
-        }
+        return Session(claims.agent_id, claims.session_id, float(record["started_at"]),
+                       float(record["expires_at"]), int(record.get("memories_created", 0)))
 
-    async def extend(self, claims: SessionClaims, hours: float) -> dict:
+    async def extend(self, claims: SessionClaims, hours: float) -> tuple[float, Session]:
+        """The live session pushed `hours` later: (its previous expiry, the session with a
+        token carrying the new one). The old token keeps working."""
         if not 0 < hours <= MAX_EXTEND_HOURS:
             raise InvalidInput(f"extend_hours must be > 0 and <= {MAX_EXTEND_HOURS}")
         record = _decode(await self.redis.hgetall(keys.session(claims.agent_id)))
@@ -97,18 +100,15 @@ class SessionStore:
         ensure_live(claims, claims.session_id if ok else None)
         renewed = SessionClaims(claims.agent_id, claims.session_id, claims.namespace,
                                 time.time(), expires)
-        return {
-            "agent_id": claims.agent_id,
-            "session_id": claims.session_id,
-            "previous_expires_at": iso(previous),
-            "expires_at": iso(expires),
-            "extended_hours": hours,
-            # The old token keeps working; this one carries the new expiry in its claims.
-            "session_token": self.signer.issue(renewed),
-            "status": "active",
-        }
+        return previous, Session(claims.agent_id, claims.session_id,
+                                 float(record["started_at"]), expires,
+                                 int(record.get("memories_created", 0)),
+                                 token=self.signer.issue(renewed))
 
-    async def deactivate(self, agent_id: str, claims: SessionClaims | None = None) -> dict:
+    async def deactivate(self, agent_id: str, claims: SessionClaims | None = None) -> Session:
+        """End the agent's session: any with an API key, only its own with a token."""
+        if claims is not None:
+            authorize(claims, agent_id)
         flat = await self._deactivate(keys=[keys.session(agent_id)],
                                       args=[claims.session_id if claims else ""])
         record = {k.decode(): v.decode() for k, v in zip(flat[::2], flat[1::2], strict=True)}
@@ -116,14 +116,6 @@ class SessionStore:
             if claims is not None:
                 ensure_live(claims, None)
             raise NotFound(f"agent {agent_id!r} has no active session")
-        now = time.time()
-        started = float(record["started_at"])
-        return {
-            "agent_id": agent_id,
-            "session_id": record["sid"],
-            "started_at": iso(started),
-            "ended_at": iso(now),
-            "duration_seconds": round(now - started, 3),
-            "memories_created": int(record.get("memories_created", 0)),
-            "status": "deactivated",
-        }
+        return Session(agent_id, record["sid"], float(record["started_at"]),
+                       float(record["expires_at"]), int(record.get("memories_created", 0)),
+                       ended_at=time.time())

@@ -8,96 +8,66 @@ the ingest stream to be embedded again; other changes are written in place.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import redis
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redisvl.index import AsyncSearchIndex
 from redisvl.query import FilterQuery
 from redisvl.query.filter import Tag
 
 from memanto_redis.shared.errors import NotFound
 from memanto_redis.shared.infra import keys
-from memanto_redis.shared.infra.times import iso
-from memanto_redis.shared.memory.schema import MEMORY_FIELDS, indexed_times
-from memanto_redis.shared.memory.store import MEMORY_ID_RE, public
+from memanto_redis.shared.memory.record import HASH_FIELDS, Memory
+from memanto_redis.shared.memory.rules import MEMORY_ID_RE, derive_title
+from memanto_redis.shared.memory.store import queued_memory
 
 T = TypeVar("T")
-# A memory's current state: its record, its vector (None while queued), pipeline status.
-State = tuple[dict, bytes | None, str]
-
-# Fields of a live document that describe the memory (the rest is pipeline bookkeeping).
-_FLOAT_FIELDS = ("confidence", "created_at", "updated_at")
+# A memory's current state and its vector (None while queued).
+State = tuple[Memory, bytes | None]
+EDITABLE = ("content", "title", "type", "confidence", "tags", "source")
 
 
-def record_from_document(doc: dict[bytes, bytes]) -> dict:
-    """A live document's hash back into the record shape the stream carries."""
-    text = {k.decode(): v.decode() for k, v in doc.items() if k != b"embedding"}
-    record: dict[str, Any] = {name: text.get(name) for name in (
-        "memory_id", "agent_id", "namespace", "session_id", "content", "title", "type",
-        "source", "provenance", "lifecycle", "event", "user_id", "team_id")}
-    record["tags"] = [t for t in (text.get("tags") or "").split(",") if t]
-    for name in _FLOAT_FIELDS:
-        record[name] = float(text.get(name) or text["created_at"])
-    record["version"] = int(float(text.get("version") or 1))
-    record["lifecycle"] = record["lifecycle"] or "active"
-    if text.get("metadata"):
-        record["metadata"] = json.loads(text["metadata"])
-    return record
-
-
-def version_document(record: dict, valid_to: float, embedding: bytes | None,
-                     status: str) -> dict[str, Any]:
-    """The archived form of a state that held until `valid_to`."""
-    fields: dict[str, Any] = {
-        "memory_id": record["memory_id"], "agent_id": record["agent_id"],
-        "namespace": record["namespace"], "session_id": record.get("session_id") or "",
-        "content": record["content"], "title": record["title"], "type": record["type"],
-        "tags": ",".join(record.get("tags") or []), "source": record["source"],
-        "provenance": record["provenance"], "status": status, "kind": "version",
-        "lifecycle": record.get("lifecycle", "active"), "event": record.get("event", "created"),
-        "version": record.get("version", 1), "created_at": repr(record["created_at"]),
-        "updated_at": repr(record.get("updated_at", record["created_at"])),
-        "valid_from": repr(record.get("updated_at", record["created_at"])),
-        "valid_to": repr(valid_to), "confidence": repr(record["confidence"]),
-    }
-    fields |= indexed_times(fields)
-    if embedding is not None:
-        fields["embedding"] = embedding
-    if record.get("metadata"):
-        fields["metadata"] = json.dumps(record["metadata"])
-    return fields
+@dataclass(frozen=True, slots=True)
+class History:
+    memory_id: str
+    agent_id: str
+    versions: list[Memory]  # oldest first; the last is current unless deleted
+    deleted_at: float | None
 
 
 class MemoryEditor:
     """Edits, expiry, deletion and history; takes an asyncio Redis client and the index."""
 
-    def __init__(self, redis_client: Any, index: Any) -> None:
+    def __init__(self, redis_client: Redis, index: AsyncSearchIndex) -> None:
         self.redis = redis_client
         self.index = index
 
-    async def patch(self, agent_id: str, memory_id: str, changes: dict) -> dict:
-        def apply(record: dict) -> tuple[dict, str] | None:
-            changed = {k: v for k, v in changes.items() if record.get(k) != v}
+    async def patch(self, agent_id: str, memory_id: str, changes: dict[str, Any]) -> Memory:
+        """Change any of the EDITABLE fields; a new content derives a new title unless one
+        is given."""
+        def apply(memory: Memory) -> tuple[Memory, str] | None:
+            changed = {k: v for k, v in changes.items() if getattr(memory, k) != v}
             if not changed:
                 return None
             if "content" in changed and "title" not in changes:
-                from memanto_redis.shared.memory.models import derive_title
-
                 changed["title"] = derive_title(changed["content"])
-            return record | changed, "updated"
+            return memory.evolve(**changed), "updated"
 
         return await self._change(agent_id, memory_id, apply,
-                                  reembed=lambda old, new: old["content"] != new["content"])
+                                  reembed=lambda old, new: old.content != new.content)
 
-    async def set_lifecycle(self, agent_id: str, memory_id: str, lifecycle: str) -> dict:
+    async def set_lifecycle(self, agent_id: str, memory_id: str, lifecycle: str) -> Memory:
         event = "expired" if lifecycle == "expired" else "restored"
 
-        def apply(record: dict) -> tuple[dict, str] | None:
-            if record.get("lifecycle", "active") == lifecycle:
+        def apply(memory: Memory) -> tuple[Memory, str] | None:
+            if memory.lifecycle == lifecycle:
                 return None
-            return record | {"lifecycle": lifecycle}, event
+            return memory.evolve(lifecycle=lifecycle), event
 
         return await self._change(agent_id, memory_id, apply)
 
@@ -106,15 +76,15 @@ class MemoryEditor:
         if not MEMORY_ID_RE.match(memory_id):
             return False
 
-        async def write(pipe: Any, state: State | None) -> bool:
+        async def write(pipe: Pipeline, state: State | None) -> bool:
             if state is None:
                 return False
-            record, embedding, status = state
+            memory, embedding = state
             now = time.time()
             pipe.multi()
-            self._archive(pipe, record, now, embedding, status)
+            self._archive(pipe, memory, now, embedding)
             pipe.hset(keys.tombstone(agent_id, memory_id),
-                      mapping={"deleted_at": repr(now), "version": record["version"]})
+                      mapping={"deleted_at": repr(now), "version": memory.version})
             pipe.sadd(keys.version_keys(agent_id), keys.tombstone(agent_id, memory_id))
             pipe.unlink(keys.memory(agent_id, memory_id), keys.queued(agent_id, memory_id))
             pipe.srem(keys.memory_ids(agent_id), memory_id)
@@ -123,39 +93,28 @@ class MemoryEditor:
 
         return await self._watched(agent_id, memory_id, write)
 
-    async def history(self, agent_id: str, memory_id: str) -> dict:
+    async def history(self, agent_id: str, memory_id: str) -> History:
         if not MEMORY_ID_RE.match(memory_id):
             raise NotFound(f"memory {memory_id!r} not found")
         query = FilterQuery(
             filter_expression=(Tag("agent_id") == agent_id) & (Tag("memory_id") == memory_id)
             & (Tag("kind") == "version"),
-            return_fields=MEMORY_FIELDS, num_results=10_000,
+            return_fields=HASH_FIELDS, num_results=10_000,
         )
         query.sort_by("version", asc=True)
-        archived = [self._version_entry(hit) for hit in await self.index.query(query)]
+        versions = [Memory.from_hash(hit) for hit in await self.index.query(query)]
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hgetall(keys.memory(agent_id, memory_id))
             pipe.hgetall(keys.queued(agent_id, memory_id))
             pipe.hgetall(keys.tombstone(agent_id, memory_id))
             live, queued, tomb = await pipe.execute()
-        current = _current_state(live, queued)
-        if current is None and not archived:
+        current = _current_state(agent_id, memory_id, live, queued)
+        if current is None and not versions:
             raise NotFound(f"memory {memory_id!r} not found")
-        versions = archived
         if current is not None:
-            record, _, status = current
-            entry = public(record, status)
-            entry |= {"valid_from": iso(record.get("updated_at")), "valid_to": None,
-                      "event": record.get("event", "created"), "current": True}
-            versions.append(entry)
-        deleted_at = iso(tomb[b"deleted_at"]) if tomb and current is None else None
-        return {
-            "memory_id": memory_id,
-            "agent_id": agent_id,
-            "versions": versions,
-            "count": len(versions),
-            "deleted_at": deleted_at,
-        }
+            versions.append(current[0])
+        deleted_at = float(tomb[b"deleted_at"]) if tomb and current is None else None
+        return History(memory_id, agent_id, versions, deleted_at)
 
     # -- the one way every change is made ------------------------------------------------
 
@@ -163,44 +122,45 @@ class MemoryEditor:
         self,
         agent_id: str,
         memory_id: str,
-        apply: Callable[[dict], tuple[dict, str] | None],
-        reembed: Callable[[dict, dict], bool] = lambda old, new: False,
-    ) -> dict:
+        apply: Callable[[Memory], tuple[Memory, str] | None],
+        reembed: Callable[[Memory, Memory], bool] = lambda old, new: False,
+    ) -> Memory:
         if not MEMORY_ID_RE.match(memory_id):
             raise NotFound(f"memory {memory_id!r} not found")
 
-        async def write(pipe: Any, state: State | None) -> dict:
+        async def write(pipe: Pipeline, state: State | None) -> Memory:
             if state is None:
                 raise NotFound(f"memory {memory_id!r} not found")
-            record, embedding, status = state
-            outcome = apply(dict(record))
+            memory, embedding = state
+            outcome = apply(memory)
             if outcome is None:  # nothing changes: no new version
                 await pipe.reset()
-                return public(record, status)
+                return memory
             new, event = outcome
             now = time.time()
-            new |= {"version": record["version"] + 1, "updated_at": now, "event": event}
+            new = new.evolve(version=memory.version + 1, updated_at=now, event=event)
             pipe.multi()
-            self._archive(pipe, record, now, embedding, status)
-            if status == "indexed" and not reembed(record, new):
-                pipe.hset(keys.memory(agent_id, memory_id), mapping=_live_changes(new))
+            self._archive(pipe, memory, now, embedding)
+            if memory.status == "indexed" and not reembed(memory, new):
+                pipe.hset(keys.memory(agent_id, memory_id), mapping=new.to_hash())
                 await pipe.execute()
-                return public(new, "indexed")
+                return new
             # Embedded again by the worker; until then it reads as queued.
+            new = new.evolve(status="queued", error=None)
             queued_key = keys.queued(agent_id, memory_id)
-            data = json.dumps(new, separators=(",", ":"))
+            data = new.to_json()
             pipe.unlink(keys.memory(agent_id, memory_id))
             pipe.hset(queued_key, mapping={"data": data, "status": "queued",
-                                           "version": new["version"]})
+                                           "version": new.version})
             pipe.hdel(queued_key, "error")
             pipe.xadd(keys.INGEST_STREAM, {"id": memory_id, "agent": agent_id, "data": data})
             await pipe.execute()
-            return public(new, "queued")
+            return new
 
         return await self._watched(agent_id, memory_id, write)
 
     async def _watched(self, agent_id: str, memory_id: str,
-                       write: Callable[[Any, State | None], Awaitable[T]]) -> T:
+                       write: Callable[[Pipeline, State | None], Awaitable[T]]) -> T:
         """Read the memory's state under WATCH and let `write` change it in MULTI; start
         over whenever someone else changed it in between (optimistic locking)."""
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -208,51 +168,24 @@ class MemoryEditor:
                 try:
                     await pipe.watch(keys.memory(agent_id, memory_id),
                                      keys.queued(agent_id, memory_id))
-                    return await write(pipe, await self._state(pipe, agent_id, memory_id))
+                    live = await pipe.hgetall(keys.memory(agent_id, memory_id))
+                    queued = await pipe.hgetall(keys.queued(agent_id, memory_id))
+                    state = _current_state(agent_id, memory_id, live, queued)
+                    return await write(pipe, state)
                 except redis.WatchError:
                     continue
 
     @staticmethod
-    async def _state(pipe: Any, agent_id: str, memory_id: str) -> State | None:
-        live = await pipe.hgetall(keys.memory(agent_id, memory_id))
-        queued = await pipe.hgetall(keys.queued(agent_id, memory_id))
-        return _current_state(live, queued)
-
-    @staticmethod
-    def _archive(pipe: Any, record: dict, now: float, embedding: bytes | None,
-                 status: str) -> None:
-        agent_id, memory_id = record["agent_id"], record["memory_id"]
-        key = keys.version(agent_id, memory_id, record["version"])
-        pipe.hset(key, mapping=version_document(record, now, embedding, status))
-        pipe.sadd(keys.version_keys(agent_id), key)
-
-    @staticmethod
-    def _version_entry(hit: dict) -> dict:
-        entry = public(hit, hit.get("status") or "indexed")
-        entry |= {"valid_from": iso(hit.get("valid_from")), "valid_to": iso(hit.get("valid_to")),
-                  "event": hit.get("event") or "created", "current": False}
-        return entry
+    def _archive(pipe: Pipeline, memory: Memory, now: float, embedding: bytes | None) -> None:
+        key = keys.version(memory.agent_id, memory.memory_id, memory.version)
+        pipe.hset(key, mapping=memory.to_version(now, embedding))
+        pipe.sadd(keys.version_keys(memory.agent_id), key)
 
 
-def _current_state(live: dict, queued: dict) -> State | None:
+def _current_state(agent_id: str, memory_id: str, live: dict[bytes, bytes],
+                   queued: dict[bytes, bytes]) -> State | None:
     if live:
-        return record_from_document(live), live.get(b"embedding"), "indexed"
+        return Memory.from_hash(live), live.get(b"embedding")
     if queued:
-        record = json.loads(queued[b"data"])
-        record.setdefault("updated_at", record["created_at"])
-        record.setdefault("version", 1)
-        record.setdefault("lifecycle", "active")
-        return record, None, queued[b"status"].decode()
+        return queued_memory(agent_id, memory_id, queued), None
     return None
-
-
-def _live_changes(record: dict) -> dict[str, Any]:
-    """The fields of a live document that an in-place change rewrites."""
-    fields = {
-        "title": record["title"], "type": record["type"],
-        "tags": ",".join(record.get("tags") or []), "source": record["source"],
-        "confidence": repr(float(record["confidence"])), "lifecycle": record["lifecycle"],
-        "event": record["event"], "version": record["version"],
-        "updated_at": repr(record["updated_at"]), "valid_from": repr(record["updated_at"]),
-    }
-    return fields | indexed_times(fields)

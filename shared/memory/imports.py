@@ -1,5 +1,5 @@
-"""The import body: memories restored with their ids, times and descriptions, as a Markdown
-tree (shared/markdown_tree.py) or another store hands them over."""
+"""A memory as a restore hands it over (the import route, a Markdown tree): with its id,
+its times, its one-line description and metadata."""
 
 from __future__ import annotations
 
@@ -7,17 +7,22 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from memanto_redis.shared.memory.models import MAX_BATCH, MemoryIn, Provenance, parse_time
+from memanto_redis.shared.infra.times import parse_time
+from memanto_redis.shared.memory.fields import MemoryFields
+from memanto_redis.shared.memory.record import Draft
+from memanto_redis.shared.memory.rules import (
+    MAX_BATCH,
+    MAX_DESCRIPTION,
+    MEMORY_ID_RE,
+    Provenance,
+)
 
-MEMORY_ID_PATTERN = r"^[A-Za-z0-9-]{1,64}$"  # as shared.memories.MEMORY_ID_RE
-MAX_DESCRIPTION = 500
 
-
-class ImportItem(MemoryIn):
+class ImportItem(MemoryFields):
     """A memory as remember takes it, plus what a restore keeps: its id, its times, its
     one-line description and metadata. Without an id it gets a new one."""
 
-    memory_id: str | None = Field(default=None, pattern=MEMORY_ID_PATTERN)
+    memory_id: str | None = Field(default=None, pattern=MEMORY_ID_RE.pattern)
     # Imported memories did not come from the caller's own statement.
     provenance: Provenance = "imported"
     description: str | None = Field(default=None, min_length=1, max_length=MAX_DESCRIPTION)
@@ -50,6 +55,14 @@ class ImportItem(MemoryIn):
         updated = parse_time(self.updated_at) if self.updated_at is not None else None
         return created if created is not None else updated, \
             updated if updated is not None else created
+
+    def draft(self) -> Draft:
+        created, updated = self.times()
+        return Draft(content=self.content, type=self.type, title=self.title,
+                     confidence=self.confidence, tags=self.tags, source=self.source,
+                     provenance=self.provenance, memory_id=self.memory_id,
+                     created_at=created, updated_at=updated,
+                     metadata=dict(self.metadata) if self.metadata else None)
 
 
 class ImportIn(BaseModel):

@@ -8,7 +8,6 @@ worker that crashes on an entry and one that raises on it are treated alike.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -21,18 +20,15 @@ from typing import Any
 import redis
 
 from memanto_redis.shared.infra import keys, scripts
-from memanto_redis.shared.memory.schema import indexed_times
+from memanto_redis.shared.memory.record import Memory
 
 log = logging.getLogger("memanto.ingest")
-
-RECORD_FIELDS = ("memory_id", "agent_id", "content", "title", "type", "created_at")
-
 
 @dataclass
 class Entry:
     entry_id: str
     fields: dict[str, str]
-    record: dict | None = None
+    record: Memory | None = None
     error: str | None = None
 
     @property
@@ -44,16 +40,13 @@ class Entry:
         return self.fields.get("agent")
 
 
-def decode_entry(entry_id: bytes | str, raw: dict) -> Entry:
+def decode_entry(entry_id: bytes | str, raw: dict[bytes, bytes] | None) -> Entry:
     entry_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
     fields = {k.decode(): v.decode("utf-8", "replace") for k, v in (raw or {}).items()}
     entry = Entry(entry_id, fields)
     try:
-        record = json.loads(fields["data"])
-        missing = [name for name in RECORD_FIELDS if name not in record]
-        if missing:
-            raise ValueError(f"record lacks {', '.join(missing)}")
-        if record["memory_id"] != entry.memory_id or record["agent_id"] != entry.agent_id:
+        record = Memory.from_json(fields["data"])
+        if record.memory_id != entry.memory_id or record.agent_id != entry.agent_id:
             raise ValueError("record does not match its stream entry")
         entry.record = record
     except (KeyError, ValueError, TypeError) as exc:
@@ -61,41 +54,9 @@ def decode_entry(entry_id: bytes | str, raw: dict) -> Entry:
     return entry
 
 
-def document(record: dict, vector: bytes, now: float) -> list[Any]:
-    """Field/value pairs of the live, indexed memory hash."""
-    created = float(record["created_at"])
-    fields: list[Any] = [
-        "memory_id", record["memory_id"],
-        "agent_id", record["agent_id"],
-        "namespace", record.get("namespace", f"memanto_agent_{record['agent_id']}"),
-        "session_id", record.get("session_id") or "",
-        "content", record["content"],
-        "title", record["title"],
-        "type", record["type"],
-        "tags", ",".join(record.get("tags") or []),
-        "source", record.get("source", "agent"),
-        "provenance", record.get("provenance", "explicit_statement"),
-        "status", "indexed",
-        "kind", "live",
-        "lifecycle", record.get("lifecycle", "active"),
-        "event", record.get("event", "created"),
-        "version", int(record.get("version", 1)),
-        "created_at", repr(created),
-        "updated_at", repr(float(record.get("updated_at", created))),
-        "valid_from", repr(float(record.get("updated_at", created))),
-        "valid_to", repr(keys.FOREVER),
-        "indexed_at", repr(now),
-        "confidence", repr(float(record.get("confidence", 0.8))),
-        "embedding", vector,
-    ]
-    if record.get("metadata"):
-        fields += ["metadata", json.dumps(record["metadata"])]
-    for name in ("user_id", "team_id"):
-        if record.get(name):
-            fields += [name, record[name]]
-    for name, value in indexed_times(dict(zip(fields[::2], fields[1::2], strict=True))).items():
-        fields += [name, value]
-    return fields
+def flat(fields: dict[str, Any]) -> list[Any]:
+    """A mapping as the field/value arguments of a script."""
+    return [item for pair in fields.items() for item in pair]
 
 
 def consumer_name() -> str:
@@ -225,7 +186,7 @@ class Indexer:
         if not good:
             return
         try:
-            vectors = self.embed_many([e.record["content"] for e in good])
+            vectors = self.embed_many([e.record.content for e in good])
         except Exception as exc:  # the model may raise anything; find the culprit alone
             log.warning("batch embedding failed (%s); embedding one at a time", exc)
             self.process_one_by_one(good)
@@ -243,7 +204,7 @@ class Indexer:
             held = pipe.execute()
         fresh, stale = [], []
         for entry, version in zip(entries, held, strict=True):
-            current = version is not None and int(version) == int(entry.record.get("version", 1))
+            current = version is not None and int(version) == entry.record.version
             (fresh if current else stale).append(entry.entry_id)
         if stale:
             with self.redis.pipeline(transaction=True) as pipe:
@@ -258,7 +219,7 @@ class Indexer:
         done = []
         for entry in entries:
             try:
-                done.append((entry, self.embed_many([entry.record["content"]])[0]))
+                done.append((entry, self.embed_many([entry.record.content])[0]))
             except Exception as exc:
                 self.note_failure(entry.entry_id, f"embedding failed: {exc}")
         self.commit(done)
@@ -274,8 +235,8 @@ class Indexer:
                 self._index_memory(
                     keys=[keys.queued(entry.agent_id, entry.memory_id),
                           keys.memory(entry.agent_id, entry.memory_id)],
-                    args=[int(entry.record.get("version", 1)),
-                          *document(entry.record, vector, now)],
+                    args=[entry.record.version,
+                          *flat(entry.record.to_document(vector, now))],
                     client=pipe,
                 )
             pipe.xack(keys.INGEST_STREAM, keys.INGEST_GROUP, *ids)

@@ -7,17 +7,7 @@ from typing import Any
 from redisvl.index import AsyncSearchIndex, SearchIndex
 from redisvl.schema import IndexSchema
 
-from memanto_redis.shared.infra import (
-    keys,  # Fields returned by recall and reads; the vector itself is never sent back. The times
-)
-
-# here are the exact, unindexed copies (see the schema).
-MEMORY_FIELDS = [
-    "memory_id", "agent_id", "namespace", "content", "title", "type", "tags", "source",
-    "provenance", "status", "session_id", "created_at", "updated_at", "confidence",
-    "metadata", "user_id", "team_id", "kind", "lifecycle", "version", "valid_from",
-    "valid_to", "event",
-]
+from memanto_redis.shared.infra import keys
 
 
 def memory_schema(dims: int) -> IndexSchema:
@@ -96,12 +86,3 @@ async def ensure_index_async(client: Any, dims: int) -> AsyncSearchIndex:
             if "already exists" not in str(exc).lower():
                 raise
     return index
-
-
-TIME_FIELDS = ("created_at", "updated_at", "valid_from", "valid_to")
-
-
-def indexed_times(fields: dict) -> dict[str, str]:
-    """The indexed `*_ts` twins of whichever time fields are being written."""
-    return {name.replace("_at", "") + "_ts" if name.endswith("_at") else name + "_ts": value
-            for name, value in fields.items() if name in TIME_FIELDS}

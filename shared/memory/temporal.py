@@ -6,13 +6,24 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from dataclasses import dataclass
 
 from redisvl.query.filter import FilterExpression, Num, Tag
 
 from memanto_redis.shared.errors import InvalidInput
-from memanto_redis.shared.infra.times import iso
-from memanto_redis.shared.memory.models import AllIn, AsOfIn, ChangedSinceIn, RecentIn, parse_time
-from memanto_redis.shared.memory.store import MemoryStore, common_filter, live_filter
+from memanto_redis.shared.memory.filters import Filters, live_filter
+from memanto_redis.shared.memory.record import Memory
+from memanto_redis.shared.memory.store import MemoryStore
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    memories: list[Memory]
+    next_cursor: str | None
+
+    @property
+    def has_more(self) -> bool:
+        return self.next_cursor is not None
 
 
 def as_of_filter(agent_id: str, moment: float) -> FilterExpression:
@@ -22,30 +33,23 @@ def as_of_filter(agent_id: str, moment: float) -> FilterExpression:
             & (Tag("lifecycle") == "active"))
 
 
-async def as_of(store: MemoryStore, agent_id: str, body: AsOfIn,
-                vector: bytes | None) -> dict:
-    # A bare date means the end of that day (UTC): what was held once the day was over.
-    moment = parse_time(body.as_of, end_of_day=True)
-    memories = await store.search(as_of_filter(agent_id, moment) & common_filter(body), vector,
-                                  body.limit)
-    return {"temporal_mode": "as_of", "as_of": iso(moment), "query": body.query,
-            "memories": memories, "count": len(memories)}
+async def as_of(store: MemoryStore, agent_id: str, moment: float, filters: Filters,
+                limit: int, vector: bytes | None) -> list[Memory]:
+    return await store.search(as_of_filter(agent_id, moment) & filters.expression(), vector,
+                              limit)
 
 
-async def changed_since(store: MemoryStore, agent_id: str, body: ChangedSinceIn,
-                        vector: bytes | None) -> dict:
-    since = parse_time(body.since)
-    expression = (live_filter(agent_id, body.status) & (Num("updated_ts") >= since)
-                  & common_filter(body))
-    memories = await store.search(expression, vector, body.limit, sort_by="updated_ts")
-    return {"temporal_mode": "changed_since", "since": iso(since), "query": body.query,
-            "memories": memories, "count": len(memories)}
+async def changed_since(store: MemoryStore, agent_id: str, since: float, filters: Filters,
+                        limit: int, status: str, vector: bytes | None) -> list[Memory]:
+    expression = (live_filter(agent_id, status) & (Num("updated_ts") >= since)
+                  & filters.expression())
+    return await store.search(expression, vector, limit, sort_by="updated_ts")
 
 
-async def recent(store: MemoryStore, agent_id: str, body: RecentIn) -> dict:
-    memories = await store.search(live_filter(agent_id, body.status) & common_filter(body),
-                                  None, body.limit)
-    return {"temporal_mode": "recent", "memories": memories, "count": len(memories)}
+async def recent(store: MemoryStore, agent_id: str, filters: Filters, limit: int,
+                 status: str) -> list[Memory]:
+    return await store.search(live_filter(agent_id, status) & filters.expression(), None,
+                              limit)
 
 
 def _decode_cursor(cursor: str) -> tuple[float, list[str]]:
@@ -60,24 +64,23 @@ def _encode_cursor(moment: float, ids: list[str]) -> str:
     return base64.urlsafe_b64encode(json.dumps({"t": moment, "ids": ids}).encode()).decode()
 
 
-async def all_memories(store: MemoryStore, agent_id: str, body: AllIn) -> dict:
+async def all_memories(store: MemoryStore, agent_id: str, filters: Filters, limit: int,
+                       status: str, cursor: str | None) -> Page:
     """Newest first, paged by a cursor on creation time (keyset paging: pages stay exact
     while memories are added or removed)."""
-    expression = live_filter(agent_id, body.status) & common_filter(body)
+    expression = live_filter(agent_id, status) & filters.expression()
     seen: list[str] = []
-    if body.cursor:
-        before, seen = _decode_cursor(body.cursor)
+    before = None
+    if cursor:
+        before, seen = _decode_cursor(cursor)
         expression &= Num("created_ts") <= before
-    page = await store.search(expression, None, body.limit + len(seen), keep_raw_times=True)
-    page = [m for m in page if m["memory_id"] not in seen][: body.limit]
-    cursor = None
-    if len(page) == body.limit:
-        last = page[-1]["_created"]
-        ties = [m["memory_id"] for m in page if m["_created"] == last]
-        if body.cursor and last == before:
+    found = await store.search(expression, None, limit + len(seen))
+    page = [m for m in found if m.memory_id not in seen][:limit]
+    next_cursor = None
+    if len(page) == limit:
+        last = page[-1].created_at
+        ties = [m.memory_id for m in page if m.created_at == last]
+        if cursor and last == before:
             ties += seen
-        cursor = _encode_cursor(last, ties)
-    for memory in page:
-        memory.pop("_created")
-    return {"temporal_mode": "all", "memories": page, "count": len(page),
-            "next_cursor": cursor, "has_more": cursor is not None}
+        next_cursor = _encode_cursor(last, ties)
+    return Page(page, next_cursor)

@@ -7,10 +7,10 @@ by the user's own space (`~user.<id>`). Writes go through the same stream and wo
 
 from __future__ import annotations
 
-import math
-import time
+from dataclasses import dataclass, field
 from typing import Any
 
+from redis.asyncio import Redis
 from redis.commands.search import reducers
 from redis.commands.search.aggregation import AggregateRequest, Asc, Desc
 from redisvl.query import FilterQuery
@@ -19,11 +19,10 @@ from redisvl.query.filter import FilterExpression, Tag, Text
 from memanto_redis.shared.agents import AgentStore
 from memanto_redis.shared.errors import NotFound
 from memanto_redis.shared.infra import keys
-from memanto_redis.shared.infra.times import iso
 from memanto_redis.shared.memory.edits import MemoryEditor
-from memanto_redis.shared.memory.models import MemoryIn, MemoryListParams, StatsParams, UserMemoryIn
-from memanto_redis.shared.memory.schema import MEMORY_FIELDS
-from memanto_redis.shared.memory.store import MEMORY_ID_RE, MemoryStore
+from memanto_redis.shared.memory.record import HASH_FIELDS, Draft, Memory
+from memanto_redis.shared.memory.rules import MEMORY_ID_RE, split_tags
+from memanto_redis.shared.memory.store import MemoryStore
 
 SOURCE = "memories-api"
 # How close in meaning a memory must be for search_content to count it found.
@@ -31,48 +30,53 @@ MEANING_THRESHOLD = 0.35
 SEARCH_CANDIDATES = 200
 
 
-def _text(value: Any) -> str | None:
-    return value.decode() if isinstance(value, bytes) else value
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """Which memories to list and in what order: newest-updated first by default."""
+
+    user_id: str | None = None
+    agent_id: str | None = None
+    team_id: str | None = None
+    topics: list[str] = field(default_factory=list)
+    search_content: str | None = None
+    sort_by: str = "updated_at"  # updated_at | created_at
+    descending: bool = True
+    page: int = 1
+    limit: int = 20
 
 
-def shape(memory: dict) -> dict:
-    """A memory in agno's UserMemorySchema shape (plus created_at)."""
-    owner = memory.get("agent_id") or ""
-    return {
-        "memory_id": memory["memory_id"],
-        "memory": memory["content"],
-        "topics": memory.get("tags") or [],
-        "agent_id": None if owner.startswith(keys.USER_OWNER_PREFIX) else owner,
-        "team_id": memory.get("team_id"),
-        "user_id": memory.get("user_id"),
-        "updated_at": memory.get("updated_at") or memory.get("created_at"),
-        "created_at": memory.get("created_at"),
-    }
+@dataclass(frozen=True, slots=True)
+class UserStats:
+    user_id: str
+    total_memories: int
+    last_memory_updated_at: float | None
 
 
-def _page_meta(page: int, limit: int, total: int, started: float) -> dict:
-    elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
-    return {"page": page, "limit": limit, "total_pages": math.ceil(total / limit),
-            "total_count": total, "search_time_ms": elapsed_ms}
+def owner_agent(memory: Memory) -> str | None:
+    """The agent a user memory names, or None when it lives in the user's own space."""
+    return None if memory.agent_id.startswith(keys.USER_OWNER_PREFIX) else memory.agent_id
 
 
 class UserMemories:
-    def __init__(self, redis: Any, store: MemoryStore, editor: MemoryEditor,
+    def __init__(self, redis: Redis, store: MemoryStore, editor: MemoryEditor,
                  agents: AgentStore) -> None:
         self.redis = redis
         self.store = store
         self.editor = editor
         self.agents = agents
 
-    async def create(self, body: UserMemoryIn) -> dict:
-        owner = body.agent_id or keys.user_owner(body.user_id)
-        item = MemoryIn(content=body.memory, tags=body.topics or [], source=SOURCE)
-        extra = {"user_id": body.user_id, "team_id": body.team_id}
-        (record,) = await self.store.remember(owner, [item], extras=[extra],
-                                              owner_exists=body.agent_id is not None)
-        await self.redis.hset(keys.MEMORY_OWNERS, record["memory_id"], owner)
-        return shape({**record, "created_at": iso(record["created_at"]),
-                      "updated_at": iso(record["updated_at"])})
+    async def create(self, user_id: str, content: str, topics: list[str] | None = None,
+                     agent_id: str | None = None, team_id: str | None = None) -> Memory:
+        """A memory of the user's, owned by the agent it names (which must exist) or by
+        the user's own space."""
+        if agent_id:
+            await self.agents.require(agent_id)
+        owner = agent_id or keys.user_owner(user_id)
+        draft = Draft(content=content, tags=topics or [], source=SOURCE, user_id=user_id,
+                      team_id=team_id)
+        (memory,) = await self.store.remember(owner, [draft], owner_exists=agent_id is not None)
+        await self.redis.hset(keys.MEMORY_OWNERS, memory.memory_id, owner)
+        return memory
 
     async def owner_of(self, memory_id: str) -> str:
         if not MEMORY_ID_RE.match(memory_id):
@@ -87,31 +91,29 @@ class UserMemories:
         hits = await self.store.index.query(query)
         if not hits:
             raise NotFound(f"memory {memory_id!r} not found")
-        return hits[0]["agent_id"]
+        return str(hits[0]["agent_id"])
 
-    async def get(self, memory_id: str, user_id: str | None = None) -> dict:
+    async def get(self, memory_id: str, user_id: str | None = None) -> Memory:
         owner = await self.owner_of(memory_id)
         memory = await self.store.get(owner, memory_id)
-        if user_id is not None and memory.get("user_id") != user_id:
+        if user_id is not None and memory.user_id != user_id:
             raise NotFound(f"memory {memory_id!r} not found for user {user_id!r}")
-        return shape(memory)
+        return memory
 
     async def update(self, memory_id: str, content: str, topics: list[str] | None,
-                     user_id: str | None) -> dict:
-        await self.get(memory_id, user_id)
-        owner = await self.owner_of(memory_id)
-        changes: dict = {"content": content}
+                     user_id: str | None) -> Memory:
+        memory = await self.get(memory_id, user_id)
+        changes: dict[str, Any] = {"content": content}
         if topics is not None:
             changes["tags"] = topics
-        return shape(await self.editor.patch(owner, memory_id, changes))
+        return await self.editor.patch(memory.agent_id, memory_id, changes)
 
     async def delete(self, memory_id: str, user_id: str | None = None) -> bool:
         try:
-            await self.get(memory_id, user_id)
-            owner = await self.owner_of(memory_id)
+            memory = await self.get(memory_id, user_id)
         except NotFound:
             return False
-        deleted = await self.editor.delete(owner, memory_id)
+        deleted = await self.editor.delete(memory.agent_id, memory_id)
         await self.redis.hdel(keys.MEMORY_OWNERS, memory_id)
         return deleted
 
@@ -131,70 +133,53 @@ class UserMemories:
             expression &= Tag("tags") == topics
         return expression
 
-    async def list(self, params: MemoryListParams, vector: bytes | None) -> dict:
-        started = time.perf_counter()
-        expression = self._filter(params.user_id, params.agent_id, params.team_id,
-                                  params.topics)
-        sort_field = "updated_ts" if params.sort_by == "updated_at" else "created_ts"
-        if params.search_content:
-            found = await self._search(expression, params.search_content, vector)
-            found.sort(key=lambda m: m[params.sort_by] or "",
-                       reverse=params.sort_order == "desc")
-            total = len(found)
-            start = (params.page - 1) * params.limit
-            page = found[start:start + params.limit]
-        else:
-            query = FilterQuery(filter_expression=expression, return_fields=MEMORY_FIELDS)
-            query.sort_by(sort_field, asc=params.sort_order == "asc")
-            query.paging((params.page - 1) * params.limit, params.limit)
-            result = await self.store.index.search(query.query, query_params=query.params)
-            total = result.total
-            page = [self._from_doc(doc) for doc in result.docs]
-        return {"data": page, "meta": _page_meta(params.page, params.limit, total, started)}
+    async def list(self, listing: Listing, vector: bytes | None) -> tuple[list[Memory], int]:
+        """One page of the listing, and how many memories it has in all."""
+        expression = self._filter(listing.user_id, listing.agent_id, listing.team_id,
+                                  listing.topics)
+        start = (listing.page - 1) * listing.limit
+        if listing.search_content:
+            found = await self._search(expression, listing.search_content, vector)
+            found.sort(key=lambda m: getattr(m, listing.sort_by),
+                       reverse=listing.descending)
+            return found[start:start + listing.limit], len(found)
+        sort_field = "updated_ts" if listing.sort_by == "updated_at" else "created_ts"
+        query = FilterQuery(filter_expression=expression, return_fields=HASH_FIELDS)
+        query.sort_by(sort_field, asc=not listing.descending)
+        query.paging(start, listing.limit)
+        result = await self.store.index.search(query.query, query_params=query.params)
+        return [_from_doc(doc) for doc in result.docs], int(result.total)
 
     async def _search(self, expression: FilterExpression, words: str,
-                      vector: bytes | None) -> list[dict]:
+                      vector: bytes | None) -> list[Memory]:
         """By meaning (close enough) and by words (any of them in the text), each once."""
-        by_meaning = []
+        by_meaning: list[Memory] = []
         if vector is not None:
             by_meaning = await self.store.search(expression, vector, SEARCH_CANDIDATES,
-                                                 min_similarity=MEANING_THRESHOLD,
-                                                 shaper=lambda hit, _: self._from_hit(hit))
-        by_words = []
+                                                 min_similarity=MEANING_THRESHOLD)
+        by_words: list[Memory] = []
         terms = " | ".join(t for t in (_term(w) for w in words.split()) if t)
         if terms:
             query = FilterQuery(filter_expression=expression & Text("content") % terms,
-                                return_fields=MEMORY_FIELDS, num_results=SEARCH_CANDIDATES)
+                                return_fields=HASH_FIELDS, num_results=SEARCH_CANDIDATES)
             result = await self.store.index.search(query.query, query_params=query.params)
-            by_words = [self._from_doc(doc) for doc in result.docs]
-        merged: dict[str, dict] = {}
+            by_words = [_from_doc(doc) for doc in result.docs]
+        merged: dict[str, Memory] = {}
         for memory in [*by_meaning, *by_words]:
-            merged.setdefault(memory["memory_id"], memory)
+            merged.setdefault(memory.memory_id, memory)
         return list(merged.values())
-
-    @classmethod
-    def _from_doc(cls, doc: Any) -> dict:
-        return cls._from_hit({name: _text(getattr(doc, name, None)) for name in MEMORY_FIELDS})
-
-    @staticmethod
-    def _from_hit(hit: dict) -> dict:
-        fields = dict(hit)
-        fields["tags"] = [t for t in (fields.get("tags") or "").split(",") if t]
-        fields["created_at"] = iso(fields.get("created_at"))
-        fields["updated_at"] = iso(fields.get("updated_at"))
-        return shape(fields)
 
     async def topics(self, user_id: str | None) -> list[str]:
         query = FilterQuery(filter_expression=self._filter(user_id), return_fields=["tags"],
                             num_results=10_000)
         seen: set[str] = set()
         for hit in await self.store.index.query(query):
-            seen.update(t for t in (hit.get("tags") or "").split(",") if t)
+            seen.update(split_tags(hit.get("tags")))
         return sorted(seen)
 
-    async def stats(self, params: StatsParams) -> dict:
-        started = time.perf_counter()
-        request = AggregateRequest(str(self._filter(params.user_id))).group_by(
+    async def stats(self, user_id: str | None) -> list[UserStats]:
+        """Per user: how many memories, and when the newest changed; most recent first."""
+        request = AggregateRequest(str(self._filter(user_id))).group_by(
             "@user_id", reducers.count().alias("total"),
             reducers.max("@updated_ts").alias("last"),
         ).sort_by(Desc("@last"), Asc("@user_id")).limit(0, 100_000)
@@ -203,11 +188,19 @@ class UserMemories:
         for row in result.rows:
             fields = {_text(k): _text(v) for k, v in zip(row[::2], row[1::2], strict=True)}
             if fields.get("user_id"):
-                rows.append({"user_id": fields["user_id"], "total_memories": int(fields["total"]),
-                             "last_memory_updated_at": iso(fields.get("last"))})
-        start = (params.page - 1) * params.limit
-        return {"data": rows[start:start + params.limit],
-                "meta": _page_meta(params.page, params.limit, len(rows), started)}
+                last = fields.get("last")
+                rows.append(UserStats(fields["user_id"], int(fields["total"]),
+                                      float(last) if last else None))
+        return rows
+
+
+def _text(value: Any) -> Any:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _from_doc(doc: Any) -> Memory:
+    """A redis-py search result document (fields as attributes)."""
+    return Memory.from_hash({name: getattr(doc, name, None) for name in HASH_FIELDS})
 
 
 def _term(word: str) -> str:

@@ -14,9 +14,8 @@ from typing import Any
 
 import redis.asyncio as aredis
 
-from memanto_redis.shared.errors import Busy, InvalidInput
+from memanto_redis.shared.errors import Busy
 from memanto_redis.shared.infra import keys
-from memanto_redis.shared.infra.query_params import bounded
 from memanto_redis.shared.infra.times import iso
 
 STREAM_ID_RE = re.compile(r"^\d{1,20}(-\d{1,20})?$")
@@ -48,20 +47,6 @@ def shape(entry_id: bytes, fields: dict) -> dict:
         "scheduled_for": iso(text("scheduled_for")),
         "fired_at": iso(text("fired_at")),
     }
-
-
-def check_query(after: str, wait: str | None, count: str | None) -> tuple[str, float, int]:
-    """The inbox query string, validated: a stream id, 0-30 seconds, 1-1000 messages."""
-    if not STREAM_ID_RE.match(after):
-        raise InvalidInput("after must be an inbox message id such as 1700000000000-0 "
-                           "(or 0 for everything held)",
-                           [{"field": "after", "message": "not a stream id",
-                             "type": "value_error"}])
-    seconds = bounded(wait, field="wait", default=0.0, low=0, high=MAX_WAIT, parse=float,
-                      what="a number of seconds")
-    limit = int(bounded(count, field="limit", default=100, low=1, high=MAX_COUNT, parse=int,
-                        what="a whole number"))
-    return after, seconds, limit
 
 
 class Inbox:

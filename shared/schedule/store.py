@@ -14,13 +14,11 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
 from redis.exceptions import WatchError
 
 from memanto_redis.shared.errors import Conflict, InvalidInput, NotFound
 from memanto_redis.shared.infra import keys, scripts
 from memanto_redis.shared.infra.times import iso
-from memanto_redis.shared.memory.models import Body
 from memanto_redis.shared.schedule import cron
 
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -45,36 +43,6 @@ def check_webhook_url(url: str) -> str:
             c.isspace() for c in url):
         raise ValueError("webhook_url must be an absolute http:// or https:// URL")
     return url
-
-
-class ScheduleIn(Body):
-    name: str = Field(pattern=NAME_RE.pattern)
-    cron: str = Field(min_length=1, max_length=256)
-    prompt: str = Field(min_length=1, max_length=MAX_PROMPT)
-    timezone: str = Field(default="UTC", min_length=1, max_length=64)
-    webhook_url: str | None = Field(default=None, max_length=MAX_URL)
-
-    @field_validator("cron")
-    @classmethod
-    def _cron(cls, value: str) -> str:
-        return cron.check_cron(value)
-
-    @field_validator("timezone")
-    @classmethod
-    def _timezone(cls, value: str) -> str:
-        return cron.check_timezone(value)
-
-    @field_validator("prompt")
-    @classmethod
-    def _prompt(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("prompt must not be blank")
-        return value
-
-    @field_validator("webhook_url")
-    @classmethod
-    def _webhook(cls, value: str | None) -> str | None:
-        return None if value is None else check_webhook_url(value)
 
 
 def _text(raw: dict, name: str) -> str | None:
@@ -127,27 +95,28 @@ class ScheduleStore:
         self.max_schedules = max_schedules
         self._create = redis.register_script(scripts.CREATE_SCHEDULE)
 
-    async def create(self, agent_id: str, body: ScheduleIn) -> dict:
+    async def create(self, agent_id: str, name: str, cron_expr: str, prompt: str,
+                     timezone: str = "UTC", webhook_url: str | None = None) -> dict:
         now = time.time()
         try:
-            next_run = cron.next_slot(body.cron, body.timezone, now)
+            next_run = cron.next_slot(cron_expr, timezone, now)
         except ValueError as exc:
             raise InvalidInput(f"invalid request: cron: {exc}", [
                 {"field": "cron", "message": str(exc), "type": "value_error"}]) from None
-        secret = "whsec_" + secrets.token_urlsafe(32) if body.webhook_url else ""
-        fields = {"name": body.name, "cron": body.cron, "prompt": body.prompt,
-                  "timezone": body.timezone, "webhook_url": body.webhook_url or "",
+        secret = "whsec_" + secrets.token_urlsafe(32) if webhook_url else ""
+        fields = {"name": name, "cron": cron_expr, "prompt": prompt,
+                  "timezone": timezone, "webhook_url": webhook_url or "",
                   "secret": secret, "created_at": repr(now), "next_run": next_run,
                   "run_count": 0}
         flat = [part for pair in fields.items() for part in pair]
         created = await self._create(
-            keys=[keys.schedule(agent_id, body.name), keys.schedules(agent_id),
+            keys=[keys.schedule(agent_id, name), keys.schedules(agent_id),
                   keys.SCHEDULES_DUE],
-            args=[body.name, due_member(agent_id, body.name), repr(now), next_run,
+            args=[name, due_member(agent_id, name), repr(now), next_run,
                   self.max_schedules, *flat],
         )
         if created == 0:
-            raise Conflict(f"schedule {body.name!r} already exists")
+            raise Conflict(f"schedule {name!r} already exists")
         if created == 2:
             raise Conflict(f"agent {agent_id!r} already has {self.max_schedules} schedules, "
                            "the most allowed")

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from memanto_redis.shared.errors import InvalidInput
 from memanto_redis.shared.infra.times import iso
 from memanto_redis.shared.memory.imports import ImportItem
-from memanto_redis.shared.memory.models import MemoryType
+from memanto_redis.shared.memory.rules import MemoryType
 
 INDEX = "INDEX.md"
 # A topic with this many entries or more gets its own folder.

@@ -4,6 +4,8 @@ export, and imports that keep ids and times. Only active memories belong to a tr
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from typing import Any
 
 from redisvl.query import CountQuery, FilterQuery
 from redisvl.query.filter import Num
@@ -13,10 +15,12 @@ from memanto_redis.shared.errors import Conflict, InvalidInput
 from memanto_redis.shared.infra import keys
 from memanto_redis.shared.infra.times import iso
 from memanto_redis.shared.memory import temporal
+from memanto_redis.shared.memory.filters import NO_FILTERS, live_filter
 from memanto_redis.shared.memory.imports import ImportItem
-from memanto_redis.shared.memory.models import AllIn
-from memanto_redis.shared.memory.store import MemoryStore, common_filter, live_filter
-from memanto_redis.shared.trees.markdown import Entry, derive_description, layout, seed_type
+from memanto_redis.shared.memory.record import Draft, Memory
+from memanto_redis.shared.memory.rules import split_tags
+from memanto_redis.shared.memory.store import MemoryStore
+from memanto_redis.shared.trees.markdown import Entry, Placed, derive_description, layout
 
 # The index reads this many memories per query; the content is read only to derive
 # descriptions and never leaves the server.
@@ -57,61 +61,47 @@ async def _active_hits(store: MemoryStore, agent_id: str) -> list[dict]:
         seen = {h["memory_id"] for h in page if float(h["created_at"]) == after}
 
 
-async def memory_index(store: MemoryStore, agent_id: str) -> list[dict]:
+@dataclass(frozen=True, slots=True)
+class Exported:
+    """A memory as an export carries it: its one-line description apart from the rest of
+    its metadata."""
+
+    memory: Memory
+    description: str
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ExportPage:
+    memories: list[Exported]
+    next_cursor: str | None
+    total: int | None  # counted on the first page only (for a progress bar)
+
+
+async def memory_index(store: MemoryStore, agent_id: str) -> list[Placed]:
     """The tree's headers: where each memory lives, its name, description and type."""
     entries = []
     for hit in await _active_hits(store, agent_id):
         description, _ = _split(_metadata(hit.get("metadata")), hit.get("content") or "")
         entries.append(Entry(
             name=hit["title"], description=description, memory_type=hit["type"],
-            memory_id=hit["memory_id"], tags=tuple(t for t in (hit.get("tags") or
-                                                               "").split(",") if t),
+            memory_id=hit["memory_id"], tags=tuple(split_tags(hit.get("tags"))),
             created_at=iso(hit["created_at"])))
-    return [{"slug": p.slug, "path": p.path, "name": p.entry.name,
-             "description": p.entry.description, "type": seed_type(p.entry.memory_type),
-             "memory_type": p.entry.memory_type, "topic": p.folder,
-             "memory_id": p.entry.memory_id} for p in layout(entries)]
+    return layout(entries)
 
 
-async def export_page(store: MemoryStore, agent_id: str, body: AllIn) -> dict:
-    """A page of the memories `body` asks for, newest first, with what a restore needs;
-    the first page also counts them all (for a progress bar)."""
-    page = await temporal.all_memories(store, agent_id, body)
-    memories = page["memories"]
-    async with store.redis.pipeline(transaction=False) as pipe:
-        for memory in memories:
-            pipe.hget(keys.memory(agent_id, memory["memory_id"]), "metadata")
-        stored = await pipe.execute()
+async def export_page(store: MemoryStore, agent_id: str, limit: int,
+                      cursor: str | None) -> ExportPage:
+    """A page of the agent's active memories, newest first, with what a restore needs."""
+    page = await temporal.all_memories(store, agent_id, NO_FILTERS, limit, "active", cursor)
     shaped = []
-    for memory, raw in zip(memories, stored, strict=True):
-        description, rest = _split(_metadata(raw), memory["content"])
-        shaped.append({
-            "memory_id": memory["memory_id"], "title": memory["title"],
-            "description": description, "content": memory["content"],
-            "type": memory["type"], "tags": memory["tags"],
-            "confidence": memory["confidence"], "source": memory["source"],
-            "provenance": memory["provenance"], "created_at": memory["created_at"],
-            "updated_at": memory["updated_at"],
-        } | ({"metadata": rest} if rest else {}))
-    answer = {"agent_id": agent_id, "memories": shaped, "count": len(shaped),
-              "next_cursor": page["next_cursor"], "has_more": page["has_more"]}
-    if body.cursor is None:
-        answer["total"] = await store.index.query(
-            CountQuery(live_filter(agent_id, body.status) & common_filter(body)))
-    return answer
-
-
-def _extra(item: ImportItem) -> dict:
-    created, updated = item.times()
-    metadata = dict(item.metadata or {})
-    if item.description is not None:
-        # Stored only when it says more than the content's first line would.
-        if item.description == derive_description(item.content):
-            metadata.pop("description", None)
-        else:
-            metadata["description"] = item.description
-    return {"memory_id": item.memory_id, "created_at": created, "updated_at": updated,
-            "metadata": metadata or None}
+    for memory in page.memories:
+        description, rest = _split(memory.metadata or {}, memory.content)
+        shaped.append(Exported(memory, description, rest))
+    total = None
+    if cursor is None:
+        total = await store.index.query(CountQuery(live_filter(agent_id, "active")))
+    return ExportPage(shaped, page.next_cursor, total)
 
 
 async def _refuse_held(store: MemoryStore, agent_id: str, ids: list[str]) -> None:
@@ -130,13 +120,25 @@ async def _refuse_held(store: MemoryStore, agent_id: str, ids: list[str]) -> Non
         raise Conflict(f"agent {agent_id!r} already holds (or held) memory {shown}")
 
 
+def _draft(item: ImportItem) -> Draft:
+    draft = item.draft()
+    if item.description is not None:
+        metadata = dict(draft.metadata or {})
+        # Stored only when it says more than the content's first line would.
+        if item.description == derive_description(item.content):
+            metadata.pop("description", None)
+        else:
+            metadata["description"] = item.description
+        draft.metadata = metadata or None
+    return draft
+
+
 async def import_memories(store: MemoryStore, agent_id: str, items: list[ImportItem],
-                          session: SessionClaims | None = None) -> list[dict]:
+                          session: SessionClaims | None = None) -> list[Memory]:
     """Queue the items through the same stream as remember, keeping given ids and times.
     An id the agent already holds refuses the whole request (409). The check and the
     write are two round trips: two imports racing with the same new id end with one."""
     ids = [item.memory_id for item in items if item.memory_id]
     if ids:
         await _refuse_held(store, agent_id, ids)
-    return await store.remember(agent_id, list(items), session,
-                                extras=[_extra(item) for item in items])
+    return await store.remember(agent_id, [_draft(item) for item in items], session)

@@ -9,11 +9,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from memanto_redis.api.agent_memory.models import ScheduleIn
 from memanto_redis.api.auth import agent_access, services
 from memanto_redis.api.body import parse
-from memanto_redis.shared.infra.query_params import bounded
-from memanto_redis.shared.schedule.inbox import check_query
-from memanto_redis.shared.schedule.store import ScheduleIn
+from memanto_redis.api.query import bounded, whole
+from memanto_redis.shared.errors import InvalidInput
+from memanto_redis.shared.schedule.inbox import MAX_COUNT, MAX_WAIT, STREAM_ID_RE
 
 
 async def list_schedules(request: Request) -> JSONResponse:
@@ -27,7 +28,9 @@ async def create_schedule(request: Request) -> JSONResponse:
     await agent_access(request, agent_id)
     svc = services(request)
     body = await parse(request, ScheduleIn, svc.settings.max_body_bytes)
-    return JSONResponse(await svc.schedules.create(agent_id, body), status_code=201)
+    schedule = await svc.schedules.create(agent_id, body.name, body.cron, body.prompt,
+                                          body.timezone, body.webhook_url)
+    return JSONResponse(schedule, status_code=201)
 
 
 async def get_schedule(request: Request) -> JSONResponse:
@@ -58,16 +61,20 @@ async def list_runs(request: Request) -> JSONResponse:
 async def read_inbox(request: Request) -> JSONResponse:
     agent_id = request.path_params["name"]
     await agent_access(request, agent_id)
-    query = request.query_params
-    after, wait, limit = check_query(query.get("after", "0"), query.get("wait"),
-                                     query.get("limit"))
+    after = request.query_params.get("after", "0")
+    if not STREAM_ID_RE.match(after):
+        raise InvalidInput("after must be an inbox message id such as 1700000000000-0 "
+                           "(or 0 for everything held)",
+                           [{"field": "after", "message": "not a stream id",
+                             "type": "value_error"}])
+    wait = bounded(request.query_params.get("wait"), field="wait", default=0.0, low=0,
+                   high=MAX_WAIT, parse=float, what="a number of seconds")
+    limit = whole(request, "limit", 100, 1, MAX_COUNT)
     return JSONResponse(await services(request).inbox.read(agent_id, after, wait, limit))
 
 
 def _limit(request: Request, most: int) -> int:
-    return int(bounded(request.query_params.get("limit"), field="limit",
-                       default=min(50, most), low=1, high=most, parse=int,
-                       what="a whole number"))
+    return whole(request, "limit", min(50, most), 1, most)
 
 
 AGENT = "/api/agents/{name}"

@@ -2,57 +2,75 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ValidationError
+import math
+import time
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from memanto_redis.api.auth import require_api_key, services
-from memanto_redis.api.body import explain, parse
-from memanto_redis.shared.errors import NotFound
-from memanto_redis.shared.memory.models import (
+from memanto_redis.api.agno.models import (
     DeleteMemoriesIn,
     MemoryListParams,
     StatsParams,
     UserMemoryIn,
     UserMemoryPatch,
 )
+from memanto_redis.api.auth import require_api_key, services
+from memanto_redis.api.body import parse
+from memanto_redis.api.query import model
+from memanto_redis.shared.errors import NotFound
+from memanto_redis.shared.infra.times import iso
+from memanto_redis.shared.memory.record import Memory
+from memanto_redis.shared.memory.user_memories import owner_agent
 
 
-def _query(request: Request, model: type[BaseModel]) -> BaseModel:
-    values: dict = dict(request.query_params)
-    # agno sends topics=a&topics=b; people type topics=a,b: take both.
-    topics = [t.strip() for raw in request.query_params.getlist("topics")
-              for t in raw.split(",") if t.strip()]
-    values["topics"] = topics
-    try:
-        return model.model_validate(values)
-    except ValidationError as exc:
-        raise explain(exc) from None
+def shape(m: Memory) -> dict[str, Any]:
+    """A memory in agno's UserMemorySchema shape (plus created_at)."""
+    return {
+        "memory_id": m.memory_id,
+        "memory": m.content,
+        "topics": m.tags,
+        "agent_id": owner_agent(m),
+        "team_id": m.team_id,
+        "user_id": m.user_id,
+        "updated_at": iso(m.updated_at or m.created_at),
+        "created_at": iso(m.created_at),
+    }
+
+
+def _page_meta(page: int, limit: int, total: int, started: float) -> dict[str, Any]:
+    elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
+    return {"page": page, "limit": limit, "total_pages": math.ceil(total / limit),
+            "total_count": total, "search_time_ms": elapsed_ms}
 
 
 async def create_memory(request: Request) -> JSONResponse:
     await require_api_key(request)
     svc = services(request)
     body = await parse(request, UserMemoryIn, svc.settings.max_body_bytes)
-    if body.agent_id:
-        await svc.agents.require(body.agent_id)
-    return JSONResponse(await svc.user_memories.create(body), status_code=201)
+    memory = await svc.user_memories.create(body.user_id, body.memory, body.topics,
+                                            body.agent_id, body.team_id)
+    return JSONResponse(shape(memory), status_code=201)
 
 
 async def list_memories(request: Request) -> JSONResponse:
     await require_api_key(request)
+    started = time.perf_counter()
     svc = services(request)
-    params = _query(request, MemoryListParams)
+    params = model(request, MemoryListParams)
     vector = await svc.embed(params.search_content) if params.search_content else None
-    return JSONResponse(await svc.user_memories.list(params, vector))
+    page, total = await svc.user_memories.list(params.listing(), vector)
+    return JSONResponse({"data": [shape(m) for m in page],
+                         "meta": _page_meta(params.page, params.limit, total, started)})
 
 
 async def get_memory(request: Request) -> JSONResponse:
     await require_api_key(request)
     memory = await services(request).user_memories.get(
         request.path_params["memory_id"], request.query_params.get("user_id"))
-    return JSONResponse(memory)
+    return JSONResponse(shape(memory))
 
 
 async def update_memory(request: Request) -> JSONResponse:
@@ -61,7 +79,7 @@ async def update_memory(request: Request) -> JSONResponse:
     body = await parse(request, UserMemoryPatch, svc.settings.max_body_bytes)
     memory = await svc.user_memories.update(request.path_params["memory_id"], body.memory,
                                             body.topics, body.user_id)
-    return JSONResponse(memory)
+    return JSONResponse(shape(memory))
 
 
 async def delete_memory(request: Request) -> Response:
@@ -84,14 +102,22 @@ async def delete_memories(request: Request) -> Response:
 
 async def topics(request: Request) -> JSONResponse:
     await require_api_key(request)
-    params = _query(request, StatsParams)
+    params = model(request, StatsParams)
     return JSONResponse(await services(request).user_memories.topics(params.user_id))
 
 
 async def stats(request: Request) -> JSONResponse:
     await require_api_key(request)
-    params = _query(request, StatsParams)
-    return JSONResponse(await services(request).user_memories.stats(params))
+    started = time.perf_counter()
+    params = model(request, StatsParams)
+    rows = await services(request).user_memories.stats(params.user_id)
+    start = (params.page - 1) * params.limit
+    return JSONResponse({
+        "data": [{"user_id": r.user_id, "total_memories": r.total_memories,
+                  "last_memory_updated_at": iso(r.last_memory_updated_at)}
+                 for r in rows[start:start + params.limit]],
+        "meta": _page_meta(params.page, params.limit, len(rows), started),
+    })
 
 
 routes = [

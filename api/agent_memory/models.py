@@ -1,37 +1,26 @@
-"""Request bodies of the per-agent memory API and the swarm (seed 003)."""
+"""Request bodies of the per-agent memory API, the swarm and scheduled prompts (seed 003)."""
 
 from __future__ import annotations
 
 import json
-import re
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field, JsonValue, TypeAdapter, field_validator
 
-from memanto_redis.shared.memory.models import (
+from memanto_redis.shared.agent_memory.stm import Role, check_session_id
+from memanto_redis.shared.memory.fields import Body, Content
+from memanto_redis.shared.memory.rules import (
     AGENT_ID_RE,
     MAX_BATCH,
     MAX_CONTENT,
     MAX_RECALL_LIMIT,
     MAX_SOURCE,
-    Body,
-    Content,
 )
+from memanto_redis.shared.schedule import cron
+from memanto_redis.shared.schedule.store import MAX_PROMPT, MAX_URL, NAME_RE, check_webhook_url
 
-# STM session ids: the v2 session ids (UUIDs) and names like "sess_abc123". No ':' so a
-# session's keys never collide with another's; "current" is the alias of the current one.
-SESSION_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-CURRENT = "current"
-Role = Literal["user", "assistant", "system", "tool"]
 MAX_METADATA_BYTES = 4096
 MAX_METADATA_KEYS = 50
-
-
-def check_session_id(value: str) -> str:
-    if value == CURRENT or not SESSION_ID_RE.match(value):
-        raise ValueError("session must be 1-128 letters, digits, '.', '_' or '-', and not "
-                         f"{CURRENT!r} (which names the current session)")
-    return value
 
 
 class _Content(Body):
@@ -89,3 +78,33 @@ class SwarmSearchIn(Body):
     query: str = Field(min_length=1, max_length=MAX_CONTENT)
     limit: int = Field(default=10, ge=1, le=MAX_RECALL_LIMIT)
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+class ScheduleIn(Body):
+    name: str = Field(pattern=NAME_RE.pattern)
+    cron: str = Field(min_length=1, max_length=256)
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT)
+    timezone: str = Field(default="UTC", min_length=1, max_length=64)
+    webhook_url: str | None = Field(default=None, max_length=MAX_URL)
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        return cron.check_cron(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        return cron.check_timezone(value)
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("prompt must not be blank")
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook(cls, value: str | None) -> str | None:
+        return None if value is None else check_webhook_url(value)

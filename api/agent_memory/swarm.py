@@ -10,10 +10,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from memanto_redis.api.agent_memory import query_int
+from memanto_redis.api.agent_memory.models import SwarmFactIn, SwarmSearchIn
 from memanto_redis.api.auth import key_or_session, services
 from memanto_redis.api.body import parse
-from memanto_redis.shared.agent_memory.models import SwarmFactIn, SwarmSearchIn
+from memanto_redis.api.query import whole
 from memanto_redis.shared.errors import Forbidden
 
 LIST_DEFAULT_LIMIT = 100
@@ -24,10 +24,7 @@ async def add_fact(request: Request) -> JSONResponse:
     caller = await key_or_session(request)
     svc = services(request)
     body = await parse(request, SwarmFactIn, svc.settings.max_body_bytes)
-    source = body.source_agent or caller.agent_id or caller.key_name
-    if caller.claims is not None and source != caller.claims.agent_id:
-        raise Forbidden(f"source_agent must be this session's agent {caller.claims.agent_id!r}, "
-                        f"not {source!r}")
+    source = svc.swarm.source_for(body.source_agent, caller.agent_id, caller.key_name)
     vector = await svc.embed(body.content)
     fact = await svc.swarm.add(body.content, source, body.ttl_seconds, vector)
     return JSONResponse({"success": True, "message": "Fact added"} | fact, status_code=201)
@@ -35,7 +32,7 @@ async def add_fact(request: Request) -> JSONResponse:
 
 async def list_facts(request: Request) -> JSONResponse:
     await key_or_session(request)
-    limit = query_int(request, "limit", LIST_DEFAULT_LIMIT, 1, LIST_MAX_LIMIT)
+    limit = whole(request, "limit", LIST_DEFAULT_LIMIT, 1, LIST_MAX_LIMIT)
     facts = await services(request).swarm.list(limit)
     return JSONResponse({"facts": facts, "count": len(facts)})
 

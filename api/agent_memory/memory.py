@@ -12,18 +12,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from memanto_redis.api.agent_memory.models import LtmAddIn, LtmSearchIn, StmEntries, StmEntryIn
 from memanto_redis.api.auth import Caller, agent_access, services
 from memanto_redis.api.body import explain, parse, read_body
-from memanto_redis.shared.agent_memory.models import (
-    CURRENT,
-    LtmAddIn,
-    LtmSearchIn,
-    StmEntries,
-    StmEntryIn,
-    check_session_id,
-)
-from memanto_redis.shared.agent_memory.stm import current_md
+from memanto_redis.api.query import whole
+from memanto_redis.shared.agent_memory.stm import CURRENT, check_session_id, current_md
 from memanto_redis.shared.errors import InvalidInput
+from memanto_redis.shared.infra.times import iso
 
 STM_DEFAULT_LIMIT = 50
 STM_MAX_LIMIT = 1000
@@ -72,7 +67,7 @@ async def stm_append(request: Request) -> JSONResponse:
 
 async def stm_read(request: Request) -> JSONResponse:
     name, _ = await _caller(request)
-    limit = query_int(request, "limit", STM_DEFAULT_LIMIT, 1, STM_MAX_LIMIT)
+    limit = whole(request, "limit", STM_DEFAULT_LIMIT, 1, STM_MAX_LIMIT)
     return JSONResponse(await services(request).stm.read(name, _session(request), limit))
 
 
@@ -87,7 +82,7 @@ async def stm_clear(request: Request) -> JSONResponse:
 
 async def current(request: Request) -> JSONResponse:
     name, _ = await _caller(request)
-    limit = query_int(request, "limit", STM_DEFAULT_LIMIT, 1, STM_MAX_LIMIT)
+    limit = whole(request, "limit", STM_DEFAULT_LIMIT, 1, STM_MAX_LIMIT)
     stm = await services(request).stm.read(name, _session(request), limit)
     return JSONResponse({"content": current_md(stm["session_id"], stm["entries"])})
 
@@ -98,8 +93,8 @@ async def ltm_add(request: Request) -> JSONResponse:
     name, caller = await _caller(request)
     svc = services(request)
     body = await parse(request, LtmAddIn, svc.settings.max_body_bytes)
-    record = await svc.ltm.add(name, body, caller.claims)
-    return JSONResponse({"success": True, "id": record["memory_id"], "message": "Memory added",
+    memory = await svc.ltm.add(name, body.content, body.metadata, caller.claims)
+    return JSONResponse({"success": True, "id": memory.memory_id, "message": "Memory added",
                          "status": "queued"})
 
 
@@ -108,12 +103,23 @@ async def ltm_search(request: Request) -> JSONResponse:
     svc = services(request)
     body = await parse(request, LtmSearchIn, svc.settings.max_body_bytes)
     vector = await svc.embed(body.query)
-    return JSONResponse({"results": await svc.ltm.search(name, body, vector)})
+    found = await svc.ltm.search(name, vector, body.limit, body.threshold)
+    return JSONResponse({"results": [
+        {"id": m.memory_id, "content": m.content, "similarity": m.similarity,
+         "created_at": iso(m.created_at), "source": m.source} for m in found]})
 
 
 async def ltm_get(request: Request) -> JSONResponse:
     name, _ = await _caller(request)
-    return JSONResponse(await services(request).ltm.get(name, request.path_params["id"]))
+    memory, dims = await services(request).ltm.get(name, request.path_params["id"])
+    return JSONResponse({
+        "id": memory.memory_id,
+        "content": memory.content,
+        "embedding_dimensions": dims,
+        "metadata": {"source": memory.source} | (memory.metadata or {}),
+        "created_at": iso(memory.created_at),
+        "status": memory.status,
+    })
 
 
 async def ltm_delete(request: Request) -> JSONResponse:
@@ -143,16 +149,6 @@ def _session(request: Request) -> str:
         return check_session_id(session)
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
-
-
-def query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    # ASCII only: str.isdigit() also accepts characters such as '²' that int() refuses.
-    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
-        raise InvalidInput(f"{name} must be a whole number from {low} to {high}, got {raw!r}")
-    return int(raw)
 
 
 MEMORY = "/api/agents/{name}/memory"

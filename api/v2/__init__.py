@@ -1,0 +1,6 @@
+"""The MEMANTO v2 dialect: agents, sessions, API keys, memories and trees."""
+
+from memanto_redis.api.v2 import agents, memories, trees
+
+# The hot path (remember) first: Starlette tries routes in order.
+routes = [*memories.routes, *agents.routes, *trees.routes]

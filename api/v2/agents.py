@@ -1,0 +1,127 @@
+"""The MEMANTO v2 dialect (seeds 000/001): agents, sessions and API keys."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from memanto_redis.api.auth import agent_access, require_api_key, services, session_claims
+from memanto_redis.api.body import parse
+from memanto_redis.api.query import hours
+from memanto_redis.api.v2 import answers
+from memanto_redis.api.v2.models import ActivateBody, AgentCreate, ApiKeyCreate
+from memanto_redis.shared.infra.times import iso
+from memanto_redis.shared.memory.bootstrap import bootstrap
+
+
+async def create_agent(request: Request) -> JSONResponse:
+    await require_api_key(request)
+    body = await parse(request, AgentCreate, services(request).settings.max_body_bytes)
+    agent = await services(request).agents.create(body.agent_id, body.description,
+                                                  body.pattern)
+    return JSONResponse(answers.agent(agent), status_code=201)
+
+
+async def list_agents(request: Request) -> JSONResponse:
+    await require_api_key(request)
+    agents = [answers.agent(a) for a in await services(request).agents.list()]
+    return JSONResponse({"agents": agents, "count": len(agents)})
+
+
+async def get_agent(request: Request) -> JSONResponse:
+    await require_api_key(request)
+    agent = await services(request).agents.get(request.path_params["agent_id"])
+    return JSONResponse(answers.agent(agent))
+
+
+async def delete_agent(request: Request) -> JSONResponse:
+    await require_api_key(request)
+    agent_id = request.path_params["agent_id"]
+    removed = await services(request).agents.delete(agent_id)
+    return JSONResponse({"agent_id": agent_id, "status": "deleted", "memories_deleted": removed})
+
+
+async def agent_bootstrap(request: Request) -> JSONResponse:
+    agent_id = request.path_params["agent_id"]
+    await agent_access(request, agent_id)
+    svc = services(request)
+    return JSONResponse(answers.bootstrap(await bootstrap(svc.agents, svc.memories, agent_id)))
+
+
+async def activate(request: Request) -> JSONResponse:
+    await require_api_key(request)
+    svc = services(request)
+    agent_id = request.path_params["agent_id"]
+    await svc.agents.require(agent_id)
+    body = await parse(request, ActivateBody, svc.settings.max_body_bytes, optional=True)
+    duration = body.duration_hours
+    if duration is None and "duration_hours" in request.query_params:
+        duration = hours(request, "duration_hours")
+    return JSONResponse(answers.activated(await svc.sessions.activate(agent_id, duration)))
+
+
+async def deactivate(request: Request) -> JSONResponse:
+    """Either an API key or the agent's own session token may end the session."""
+    svc = services(request)
+    agent_id = request.path_params["agent_id"]
+    claims = None
+    if "x-session-token" in request.headers and "authorization" not in request.headers:
+        claims = session_claims(request)
+    else:
+        await require_api_key(request)
+    return JSONResponse(answers.deactivated(await svc.sessions.deactivate(agent_id, claims)))
+
+
+async def session_info(request: Request) -> JSONResponse:
+    session = await services(request).sessions.info(session_claims(request))
+    return JSONResponse(answers.session_info(session))
+
+
+async def session_extend(request: Request) -> JSONResponse:
+    claims = session_claims(request)
+    extra = hours(request, "extend_hours", default=6.0)
+    previous, session = await services(request).sessions.extend(claims, extra)
+    return JSONResponse(answers.extended(previous, session, extra))
+
+
+async def create_key(request: Request) -> JSONResponse:
+    caller = await require_api_key(request)
+    svc = services(request)
+    body = await parse(request, ApiKeyCreate, svc.settings.max_body_bytes)
+    key = await svc.api_keys.create(caller, body.name)
+    return JSONResponse({"name": key.name, "api_key": key.secret,
+                         "created_at": iso(key.created_at),
+                         "note": "store this key now: it is not shown again"}, status_code=201)
+
+
+async def list_keys(request: Request) -> JSONResponse:
+    caller = await require_api_key(request)
+    keys = [{"name": k.name, "prefix": k.prefix, "created_at": iso(k.created_at)}
+            for k in await services(request).api_keys.list(caller)]
+    return JSONResponse({"api_keys": keys, "count": len(keys)})
+
+
+async def revoke_key(request: Request) -> JSONResponse:
+    caller = await require_api_key(request)
+    name = request.path_params["name"]
+    await services(request).api_keys.revoke(caller, name)
+    return JSONResponse({"name": name, "status": "revoked"})
+
+
+AGENT = "/api/v2/agents/{agent_id}"
+
+routes = [
+    Route("/api/v2/agents", create_agent, methods=["POST"]),
+    Route("/api/v2/agents", list_agents, methods=["GET"]),
+    Route(AGENT, get_agent, methods=["GET"]),
+    Route(AGENT, delete_agent, methods=["DELETE"]),
+    Route(AGENT + "/activate", activate, methods=["POST"]),
+    Route(AGENT + "/deactivate", deactivate, methods=["POST"]),
+    Route(AGENT + "/bootstrap", agent_bootstrap, methods=["GET"]),
+    Route("/api/v2/session/info", session_info, methods=["GET"]),
+    Route("/api/v2/session/extend", session_extend, methods=["POST"]),
+    Route("/api/v2/apikeys", create_key, methods=["POST"]),
+    Route("/api/v2/apikeys", list_keys, methods=["GET"]),
+    Route("/api/v2/apikeys/{name}", revoke_key, methods=["DELETE"]),
+]

@@ -1,0 +1,206 @@
+"""The MEMANTO v2 dialect: remember, recall, and a memory's life (edit, expire, restore,
+delete, history, recall across time). Memory routes take the agent's session token.
+
+Thin adapters: parse, authenticate, call the core, shape the answer.
+"""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from memanto_redis.api.auth import services, session_claims
+from memanto_redis.api.body import explain, parse
+from memanto_redis.api.responses import FastJSONResponse
+from memanto_redis.api.v2 import answers
+from memanto_redis.api.v2.models import (
+    AllIn,
+    AsOfIn,
+    BatchIn,
+    ChangedSinceIn,
+    MemoryIn,
+    MemoryPatch,
+    RecallIn,
+    RecentIn,
+)
+from memanto_redis.shared.auth.sessions import authorize
+from memanto_redis.shared.auth.tokens import SessionClaims
+from memanto_redis.shared.errors import InvalidInput, NotFound
+from memanto_redis.shared.infra.times import iso, parse_time
+from memanto_redis.shared.memory import temporal
+from memanto_redis.shared.memory.record import Draft, Memory
+
+_MEMORY_IN = MemoryIn.model_validate
+
+
+def _agent_session(request: Request) -> SessionClaims:
+    """The session token of the agent in the path (its liveness is checked with the
+    request's work)."""
+    claims = session_claims(request)
+    authorize(claims, request.path_params["agent_id"])
+    return claims
+
+
+async def _live_session(request: Request) -> SessionClaims:
+    claims = _agent_session(request)
+    await services(request).sessions.check(claims)
+    return claims
+
+
+async def remember(request: Request) -> JSONResponse:
+    claims = _agent_session(request)
+    svc = services(request)
+    item = await parse(request, MemoryIn, svc.settings.max_body_bytes)
+    (memory,) = await svc.memories.remember(claims.agent_id, [item.draft()], claims)
+    return FastJSONResponse(answers.queued(memory))
+
+
+async def batch_remember(request: Request) -> JSONResponse:
+    claims = _agent_session(request)
+    svc = services(request)
+    batch = await parse(request, BatchIn, svc.settings.max_body_bytes)
+    items: list[Draft | InvalidInput] = []
+    for i, raw in enumerate(batch.memories):
+        try:
+            items.append(_MEMORY_IN(raw).draft())
+        except ValidationError as exc:
+            items.append(explain(exc, prefix=f"memories.{i}."))
+    outcomes = await svc.memories.remember_valid(claims.agent_id, items, claims)
+    results = [{"index": i} | answers.queued(o) if isinstance(o, Memory) else
+               {"index": i, "status": "failed", "error": o.message, "errors": o.errors}
+               for i, o in enumerate(outcomes)]
+    successful = sum(isinstance(o, Memory) for o in outcomes)
+    return FastJSONResponse({
+        "total_submitted": len(outcomes),
+        "successful": successful,
+        "failed": len(outcomes) - successful,
+        "results": results,
+    })
+
+
+async def get_memory(request: Request) -> JSONResponse:
+    claims = _agent_session(request)
+    memory = await services(request).memories.get(claims.agent_id,
+                                                   request.path_params["memory_id"], claims)
+    return JSONResponse(answers.memory(memory))
+
+
+async def recall(request: Request) -> JSONResponse:
+    claims = _agent_session(request)
+    svc = services(request)
+    body = await parse(request, RecallIn, svc.settings.max_body_bytes)
+    await svc.sessions.check(claims)
+    vector = await svc.embed(body.query)
+    found = await svc.memories.recall(claims.agent_id, vector, body.limit, body.filters(),
+                                      body.status, body.min_similarity)
+    return JSONResponse(answers.found(found, query=body.query))
+
+
+async def patch_memory(request: Request) -> JSONResponse:
+    claims = await _live_session(request)
+    svc = services(request)
+    body = await parse(request, MemoryPatch, svc.settings.max_body_bytes)
+    changes = body.changes()
+    if not changes:
+        raise InvalidInput("nothing to change: send any of title, content, type, confidence, "
+                           "tags, source")
+    memory = await svc.editor.patch(claims.agent_id, request.path_params["memory_id"], changes)
+    return JSONResponse(answers.memory(memory))
+
+
+async def delete_memory(request: Request) -> JSONResponse:
+    claims = await _live_session(request)
+    memory_id = request.path_params["memory_id"]
+    if not await services(request).editor.delete(claims.agent_id, memory_id):
+        raise NotFound(f"memory {memory_id!r} not found")
+    return JSONResponse({"memory_id": memory_id, "status": "deleted"})
+
+
+async def expire_memory(request: Request) -> JSONResponse:
+    return await _set_lifecycle(request, "expired")
+
+
+async def restore_memory(request: Request) -> JSONResponse:
+    return await _set_lifecycle(request, "active")
+
+
+async def _set_lifecycle(request: Request, lifecycle: str) -> JSONResponse:
+    claims = await _live_session(request)
+    memory = await services(request).editor.set_lifecycle(
+        claims.agent_id, request.path_params["memory_id"], lifecycle)
+    return JSONResponse(answers.memory(memory))
+
+
+async def memory_history(request: Request) -> JSONResponse:
+    claims = await _live_session(request)
+    history = await services(request).editor.history(claims.agent_id,
+                                                      request.path_params["memory_id"])
+    return JSONResponse(answers.history(history))
+
+
+async def recall_as_of(request: Request) -> JSONResponse:
+    claims = await _live_session(request)
+    svc = services(request)
+    body = await parse(request, AsOfIn, svc.settings.max_body_bytes)
+    vector = await svc.embed(body.query) if body.query else None
+    # A bare date means the end of that day (UTC): what was held once the day was over.
+    moment = parse_time(body.as_of, end_of_day=True)
+    found = await temporal.as_of(svc.memories, claims.agent_id, moment, body.filters(),
+                                 body.limit, vector)
+    return JSONResponse(answers.found(found, temporal_mode="as_of", as_of=iso(moment),
+                                      query=body.query))
+
+
+async def recall_changed_since(request: Request) -> JSONResponse:
+    claims = await _live_session(request)
+    svc = services(request)
+    body = await parse(request, ChangedSinceIn, svc.settings.max_body_bytes)
+    vector = await svc.embed(body.query) if body.query else None
+    since = parse_time(body.since)
+    found = await temporal.changed_since(svc.memories, claims.agent_id, since, body.filters(),
+                                         body.limit, body.status, vector)
+    return JSONResponse(answers.found(found, temporal_mode="changed_since", since=iso(since),
+                                      query=body.query))
+
+
+async def recall_recent(request: Request) -> JSONResponse:
+    claims = await _live_session(request)
+    svc = services(request)
+    body = await parse(request, RecentIn, svc.settings.max_body_bytes, optional=True)
+    found = await temporal.recent(svc.memories, claims.agent_id, body.filters(), body.limit,
+                                  body.status)
+    return JSONResponse(answers.found(found, temporal_mode="recent"))
+
+
+async def recall_all(request: Request) -> JSONResponse:
+    claims = await _live_session(request)
+    svc = services(request)
+    body = await parse(request, AllIn, svc.settings.max_body_bytes, optional=True)
+    page = await temporal.all_memories(svc.memories, claims.agent_id, body.filters(),
+                                       body.limit, body.status, body.cursor)
+    return JSONResponse(answers.found(page.memories, temporal_mode="all")
+                        | {"next_cursor": page.next_cursor, "has_more": page.has_more})
+
+
+AGENT = "/api/v2/agents/{agent_id}"
+MEMORY = AGENT + "/memories/{memory_id}"
+RECALL = AGENT + "/recall"
+
+routes = [
+    # The hot path first: Starlette tries routes in order.
+    Route(AGENT + "/remember", remember, methods=["POST"]),
+    Route(AGENT + "/batch-remember", batch_remember, methods=["POST"]),
+    Route(MEMORY, get_memory, methods=["GET"]),
+    Route(RECALL, recall, methods=["POST"]),
+    Route(MEMORY, patch_memory, methods=["PATCH"]),
+    Route(MEMORY, delete_memory, methods=["DELETE"]),
+    Route(MEMORY + "/expire", expire_memory, methods=["POST"]),
+    Route(MEMORY + "/restore", restore_memory, methods=["POST"]),
+    Route(MEMORY + "/history", memory_history, methods=["GET"]),
+    Route(RECALL + "/as-of", recall_as_of, methods=["POST"]),
+    Route(RECALL + "/changed-since", recall_changed_since, methods=["POST"]),
+    Route(RECALL + "/recent", recall_recent, methods=["POST"]),
+    Route(RECALL + "/all", recall_all, methods=["POST"]),
+]
