@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test typecheck bench clean
 
 # torch is installed first, pinned to the CPU build found on these machines, so that
 # sentence-transformers never pulls the multi-GB CUDA packages.
@@ -21,12 +21,18 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml
 run: $(STAMP)
 	$(BIN)/memanto dev
 
-test: $(STAMP)
+test: $(STAMP) typecheck
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# mypy reads the folders under their installed name through a tree of links.
+typecheck: $(STAMP)
+	mkdir -p .typecheck/memanto_redis
+	for d in api shared cli workers; do ln -sfn ../../$$d .typecheck/memanto_redis/$$d; done
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .typecheck

@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 from memanto_redis.api import agent_memory, agno, v2
 from memanto_redis.api import services as services_module
 from memanto_redis.api.errors import EXCEPTION_HANDLERS
+from memanto_redis.api.services import Services
 from memanto_redis.shared.errors import MemantoError
 from memanto_redis.shared.infra.settings import ConfigError, Settings
 
@@ -22,7 +23,7 @@ log = logging.getLogger("memanto.api")
 
 def create_app(settings: Settings | None = None, vectorizer: Any = None) -> Starlette:
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[dict]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Services]]:
         try:
             svc = await services_module.build(settings or Settings.from_env(), vectorizer)
         except (ConfigError, MemantoError) as exc:

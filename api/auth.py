@@ -12,7 +12,8 @@ from memanto_redis.shared.auth.tokens import SessionClaims
 
 
 def services(request: Request) -> Services:
-    return request.state.services
+    services: Services = request.state.services
+    return services
 
 
 def bearer(request: Request) -> str | None:

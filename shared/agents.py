@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import cast
+
+from redis.asyncio import Redis
 
 from memanto_redis.shared.agent_memory.stm import ShortTermMemory
 from memanto_redis.shared.errors import Conflict, NotFound
 from memanto_redis.shared.infra import keys, scripts
+from memanto_redis.shared.infra.replies import text
 from memanto_redis.shared.memory.rules import AGENT_ID_RE, namespace
 from memanto_redis.shared.schedule.store import ScheduleStore
 
@@ -19,7 +22,7 @@ _UNLINK_CHUNK = 1000
 
 def _text(raw: dict[bytes, bytes], name: str) -> str | None:
     value = raw.get(name.encode())
-    return value.decode() if value else None
+    return text(value) if value else None
 
 
 def _time(raw: dict[bytes, bytes], name: str) -> float | None:
@@ -47,7 +50,7 @@ class Agent:
 class AgentStore:
     """Agent records in Redis; takes an asyncio Redis client."""
 
-    def __init__(self, redis: Any, stm: ShortTermMemory) -> None:
+    def __init__(self, redis: Redis, stm: ShortTermMemory) -> None:
         self.redis = redis
         self.stm = stm
         self._create = redis.register_script(scripts.CREATE_AGENT)
@@ -81,8 +84,8 @@ class AgentStore:
         if not AGENT_ID_RE.match(agent_id) or not await self.redis.exists(keys.agent(agent_id)):
             raise NotFound(f"agent {agent_id!r} not found")
 
-    async def list(self) -> list[Agent]:
-        ids = [i.decode() for i in await self.redis.zrange(keys.AGENTS, 0, -1)]
+    async def all(self) -> list[Agent]:
+        ids = [text(i) for i in cast(list[bytes], await self.redis.zrange(keys.AGENTS, 0, -1))]
         async with self.redis.pipeline(transaction=False) as pipe:
             for agent_id in ids:
                 pipe.hgetall(keys.agent(agent_id))
@@ -112,18 +115,20 @@ class AgentStore:
         """Remove every memory (queued, indexed or failed) and every earlier version and
         tombstone; returns how many memories. Chunked so Redis serves others in between."""
         removed = 0
-        while batch := await self.redis.spop(keys.memory_ids(agent_id), _DELETE_CHUNK):
-            ids = [i.decode() for i in batch]
+        while batch := cast(list[bytes], await self.redis.spop(keys.memory_ids(agent_id),
+                                                               _DELETE_CHUNK)):
+            ids = [text(i) for i in batch]
             await self._unlink([key for i in ids for key in (keys.memory(agent_id, i),
                                                              keys.queued(agent_id, i))])
             # Memories written through /memories are also found by id there.
             await self.redis.hdel(keys.MEMORY_OWNERS, *ids)
             removed += len(ids)
-        while batch := await self.redis.spop(keys.version_keys(agent_id), _DELETE_CHUNK):
-            await self._unlink(batch)
+        while versions := cast(list[bytes | str], await self.redis.spop(
+                keys.version_keys(agent_id), _DELETE_CHUNK)):
+            await self._unlink(versions)
         return removed
 
-    async def _unlink(self, names: list) -> None:
+    async def _unlink(self, names: list[bytes | str]) -> None:
         # One round trip; each UNLINK small enough that the index updates stay short.
         async with self.redis.pipeline(transaction=False) as pipe:
             for start in range(0, len(names), _UNLINK_CHUNK):

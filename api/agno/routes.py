@@ -61,7 +61,7 @@ async def list_memories(request: Request) -> JSONResponse:
     svc = services(request)
     params = model(request, MemoryListParams)
     vector = await svc.embed(params.search_content) if params.search_content else None
-    page, total = await svc.user_memories.list(params.listing(), vector)
+    page, total = await svc.user_memories.page(params.listing(), vector)
     return JSONResponse({"data": [shape(m) for m in page],
                          "meta": _page_meta(params.page, params.limit, total, started)})
 

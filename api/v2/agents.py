@@ -25,7 +25,7 @@ async def create_agent(request: Request) -> JSONResponse:
 
 async def list_agents(request: Request) -> JSONResponse:
     await require_api_key(request)
-    agents = [answers.agent(a) for a in await services(request).agents.list()]
+    agents = [answers.agent(a) for a in await services(request).agents.all()]
     return JSONResponse({"agents": agents, "count": len(agents)})
 
 
@@ -98,7 +98,7 @@ async def create_key(request: Request) -> JSONResponse:
 async def list_keys(request: Request) -> JSONResponse:
     caller = await require_api_key(request)
     keys = [{"name": k.name, "prefix": k.prefix, "created_at": iso(k.created_at)}
-            for k in await services(request).api_keys.list(caller)]
+            for k in await services(request).api_keys.all(caller)]
     return JSONResponse({"api_keys": keys, "count": len(keys)})
 
 

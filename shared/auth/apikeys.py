@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from memanto_redis.shared.errors import Conflict, Forbidden, NotFound, Unauthorized
 from memanto_redis.shared.infra import keys
+from memanto_redis.shared.infra.replies import text
 
 ADMIN = "admin"
 
@@ -47,7 +48,7 @@ class ApiKeys:
         name = await self.redis.hget(keys.API_KEYS, key_digest)
         if name is None:
             raise Unauthorized("invalid API key")
-        return name.decode()
+        return text(name)
 
     @staticmethod
     def require_admin(caller: str) -> None:
@@ -66,13 +67,13 @@ class ApiKeys:
         await self.redis.hset(keys.API_KEYS, key_digest, name)
         return ApiKey(name, key[:7], created, secret=key)
 
-    async def list(self, caller: str) -> list[ApiKey]:
+    async def all(self, caller: str) -> list[ApiKey]:
         self.require_admin(caller)
         named = await self.redis.hgetall(keys.API_KEY_NAMES)
         listing = []
         for name, raw in sorted(named.items()):
             meta = json.loads(raw)
-            listing.append(ApiKey(name.decode(), meta["prefix"], float(meta["created_at"])))
+            listing.append(ApiKey(text(name), meta["prefix"], float(meta["created_at"])))
         return listing
 
     async def revoke(self, caller: str, name: str) -> None:

@@ -11,20 +11,15 @@ from redis.asyncio import Redis
 from memanto_redis.shared.auth.tokens import SessionClaims, TokenSigner
 from memanto_redis.shared.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from memanto_redis.shared.infra import keys, scripts
+from memanto_redis.shared.infra.replies import text, text_fields, text_or_none
 from memanto_redis.shared.memory.rules import namespace
 
 MAX_EXTEND_HOURS = 24 * 30
 
 
-def _decode(raw: dict) -> dict[str, str]:
-    return {k.decode(): v.decode() for k, v in raw.items()}
-
-
 def ensure_live(claims: SessionClaims, live_sid: bytes | str | None) -> None:
     """Refuse a token whose session has expired, ended, or been replaced."""
-    if isinstance(live_sid, bytes):
-        live_sid = live_sid.decode()
-    if live_sid == claims.session_id:
+    if text_or_none(live_sid) == claims.session_id:
         return
     if live_sid is None and claims.expires_at <= time.time():
         raise Unauthorized("session expired; activate the agent again")
@@ -81,7 +76,7 @@ class SessionStore:
         ensure_live(claims, await self.redis.hget(keys.session(claims.agent_id), "sid"))
 
     async def info(self, claims: SessionClaims) -> Session:
-        record = _decode(await self.redis.hgetall(keys.session(claims.agent_id)))
+        record = text_fields(await self.redis.hgetall(keys.session(claims.agent_id)))
         ensure_live(claims, record.get("sid"))
         return Session(claims.agent_id, claims.session_id, float(record["started_at"]),
                        float(record["expires_at"]), int(record.get("memories_created", 0)))
@@ -91,7 +86,7 @@ class SessionStore:
         token carrying the new one). The old token keeps working."""
         if not 0 < hours <= MAX_EXTEND_HOURS:
             raise InvalidInput(f"extend_hours must be > 0 and <= {MAX_EXTEND_HOURS}")
-        record = _decode(await self.redis.hgetall(keys.session(claims.agent_id)))
+        record = text_fields(await self.redis.hgetall(keys.session(claims.agent_id)))
         ensure_live(claims, record.get("sid"))
         previous = float(record["expires_at"])
         expires = max(previous, time.time()) + hours * 3600
@@ -111,7 +106,7 @@ class SessionStore:
             authorize(claims, agent_id)
         flat = await self._deactivate(keys=[keys.session(agent_id)],
                                       args=[claims.session_id if claims else ""])
-        record = {k.decode(): v.decode() for k, v in zip(flat[::2], flat[1::2], strict=True)}
+        record = {text(k): text(v) for k, v in zip(flat[::2], flat[1::2], strict=True)}
         if not record:
             if claims is not None:
                 ensure_live(claims, None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import redis
 import redis.asyncio as aredis
@@ -19,7 +20,7 @@ def _describe(url: str) -> str:
     return f"{parsed.get('host', 'localhost')}:{parsed.get('port', 6379)}"
 
 
-def _missing_modules(modules: list[dict]) -> list[str]:
+def _missing_modules(modules: list[dict[Any, Any]]) -> list[str]:
     names = {(m.get(b"name") or m.get("name") or b"") for m in modules}
     names = {n.decode() if isinstance(n, bytes) else n for n in names}
     return [label for name, label in REQUIRED_MODULES.items() if name not in names]
@@ -29,7 +30,7 @@ def _unreachable(url: str, exc: Exception) -> Unavailable:
     return Unavailable(f"cannot reach Redis at {_describe(url)}: {exc}")
 
 
-def _check_modules(url: str, modules: list[dict]) -> None:
+def _check_modules(url: str, modules: list[dict[Any, Any]]) -> None:
     """Refuse a Redis without the Query Engine or JSON, naming what is missing."""
     missing = _missing_modules(modules)
     if missing:

@@ -178,7 +178,7 @@ def _explain(exc: ValidationError, values: Mapping[str, Any]) -> str:
 
 def _expected(info: Any) -> str:
     if info.description:
-        return info.description
+        return str(info.description)
     if info.annotation is int:
         least = [m.ge for m in info.metadata if isinstance(m, Ge)]
         return "a whole number" + (f" >= {least[0]}" if least else "")

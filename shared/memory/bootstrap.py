@@ -11,9 +11,9 @@ from redis.commands.search import reducers
 from redis.commands.search.aggregation import AggregateRequest
 
 from memanto_redis.shared.agents import Agent, AgentStore
-from memanto_redis.shared.infra import keys
 from memanto_redis.shared.memory.filters import live_filter
 from memanto_redis.shared.memory.record import Memory
+from memanto_redis.shared.memory.schema import aggregate
 from memanto_redis.shared.memory.store import MemoryStore
 
 SAMPLE_SIZE = 5
@@ -32,7 +32,7 @@ class Bootstrap:
 async def counts_by_type(redis: Redis, agent_id: str) -> dict[str, int]:
     request = AggregateRequest(str(live_filter(agent_id))).group_by(
         "@type", reducers.count().alias("n"))
-    result = await redis.ft(keys.MEMORY_INDEX).aggregate(request)
+    result = await aggregate(redis, request)
     counts = {}
     for row in result.rows:
         fields = dict(zip(row[::2], row[1::2], strict=True))

@@ -22,6 +22,7 @@ from redisvl.query.filter import Tag
 
 from memanto_redis.shared.errors import NotFound
 from memanto_redis.shared.infra import keys
+from memanto_redis.shared.infra.replies import raw_hash
 from memanto_redis.shared.memory.record import HASH_FIELDS, Memory
 from memanto_redis.shared.memory.rules import MEMORY_ID_RE, derive_title
 from memanto_redis.shared.memory.store import queued_memory
@@ -170,7 +171,8 @@ class MemoryEditor:
                                      keys.queued(agent_id, memory_id))
                     live = await pipe.hgetall(keys.memory(agent_id, memory_id))
                     queued = await pipe.hgetall(keys.queued(agent_id, memory_id))
-                    state = _current_state(agent_id, memory_id, live, queued)
+                    state = _current_state(agent_id, memory_id, raw_hash(live),
+                                           raw_hash(queued))
                     return await write(pipe, state)
                 except redis.WatchError:
                     continue

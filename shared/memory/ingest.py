@@ -13,16 +13,23 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import redis
 
 from memanto_redis.shared.infra import keys, scripts
+from memanto_redis.shared.infra.replies import text
 from memanto_redis.shared.memory.record import Memory
 
 log = logging.getLogger("memanto.ingest")
+
+# A stream entry's fields, and XREADGROUP's answer, as the client hands them back (bytes:
+# the client does not decode responses).
+RawFields = dict[bytes, bytes]
+StreamReply = list[tuple[bytes, list[tuple[bytes, RawFields]]]] | None
+
 
 @dataclass
 class Entry:
@@ -40,7 +47,11 @@ class Entry:
         return self.fields.get("agent")
 
 
-def decode_entry(entry_id: bytes | str, raw: dict[bytes, bytes] | None) -> Entry:
+# An entry whose record decoded, with that record.
+Decoded = tuple[Entry, Memory]
+
+
+def decode_entry(entry_id: bytes | str, raw: RawFields | None) -> Entry:
     entry_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
     fields = {k.decode(): v.decode("utf-8", "replace") for k, v in (raw or {}).items()}
     entry = Entry(entry_id, fields)
@@ -54,7 +65,7 @@ def decode_entry(entry_id: bytes | str, raw: dict[bytes, bytes] | None) -> Entry
     return entry
 
 
-def flat(fields: dict[str, Any]) -> list[Any]:
+def flat(fields: Mapping[Any, Any]) -> list[Any]:
     """A mapping as the field/value arguments of a script."""
     return [item for pair in fields.items() for item in pair]
 
@@ -133,7 +144,7 @@ class Indexer:
         entries (those wait to be claimed by a live worker)."""
         try:
             consumers = self.redis.xinfo_consumers(keys.INGEST_STREAM, keys.INGEST_GROUP)
-            mine = next((c for c in consumers if _text(c["name"]) == self.consumer), None)
+            mine = next((c for c in consumers if text(c["name"]) == self.consumer), None)
             if mine is not None and mine["pending"] == 0:
                 self.redis.xgroup_delconsumer(keys.INGEST_STREAM, keys.INGEST_GROUP,
                                               self.consumer)
@@ -141,10 +152,10 @@ class Indexer:
             log.warning("could not leave the consumer group: %s", exc)
 
     def read_new(self, block: bool) -> list[Entry]:
-        reply = self.redis.xreadgroup(
+        reply = cast(StreamReply, self.redis.xreadgroup(
             keys.INGEST_GROUP, self.consumer, {keys.INGEST_STREAM: ">"},
             count=self.batch_size, block=self.block_ms if block else None,
-        )
+        ))
         return [decode_entry(eid, raw) for _, items in reply or [] for eid, raw in items]
 
     def claim_stale(self) -> list[Entry]:
@@ -153,10 +164,10 @@ class Indexer:
         if now < self._next_claim:
             return []
         self._next_claim = now + min(1.0, self.claim_idle_ms / 2000)
-        pending = self.redis.xpending_range(
+        pending = cast(list[dict[str, Any]], self.redis.xpending_range(
             keys.INGEST_STREAM, keys.INGEST_GROUP, min="-", max="+",
             count=self.batch_size, idle=self.claim_idle_ms,
-        )
+        ))
         if not pending:
             return []
         exhausted = [p for p in pending if p["times_delivered"] >= self.max_deliveries]
@@ -165,10 +176,10 @@ class Indexer:
             self.dead_letter(p["message_id"], p["times_delivered"])
         if not retry:
             return []
-        claimed = self.redis.xclaim(keys.INGEST_STREAM, keys.INGEST_GROUP, self.consumer,
-                                    self.claim_idle_ms, retry)
+        claimed = cast(list[tuple[bytes, RawFields | None]], self.redis.xclaim(
+            keys.INGEST_STREAM, keys.INGEST_GROUP, self.consumer, self.claim_idle_ms, retry))
         entries = [decode_entry(eid, raw) for eid, raw in claimed if raw]
-        gone = set(map(_text, retry)) - {e.entry_id for e in entries}
+        gone = set(map(text, retry)) - {e.entry_id for e in entries}
         if gone:  # trimmed from under the group: nothing left to index
             self.redis.xack(keys.INGEST_STREAM, keys.INGEST_GROUP, *gone)
         if entries:
@@ -178,71 +189,72 @@ class Indexer:
     # -- process: embed -> commit, or note the failure ------------------------------------
 
     def process(self, entries: list[Entry]) -> None:
-        good = [e for e in entries if e.record is not None]
         for entry in entries:
             if entry.error:
                 self.note_failure(entry.entry_id, entry.error)
-        good = self.drop_stale(good)
+        good = self.drop_stale([(e, e.record) for e in entries if e.record is not None])
         if not good:
             return
         try:
-            vectors = self.embed_many([e.record.content for e in good])
+            vectors = self.embed_many([memory.content for _, memory in good])
         except Exception as exc:  # the model may raise anything; find the culprit alone
             log.warning("batch embedding failed (%s); embedding one at a time", exc)
             self.process_one_by_one(good)
             return
-        self.commit(list(zip(good, vectors, strict=True)))
+        self.commit([(entry, memory, vector)
+                     for (entry, memory), vector in zip(good, vectors, strict=True)])
 
-    def drop_stale(self, entries: list[Entry]) -> list[Entry]:
+    def drop_stale(self, entries: list[Decoded]) -> list[Decoded]:
         """Ack, without embedding them, entries whose memory was deleted, indexed already or
         edited since (embedding is the expensive step; the index script checks again)."""
         if not entries:
             return entries
         with self.redis.pipeline(transaction=False) as pipe:
-            for entry in entries:
-                pipe.hget(keys.queued(entry.agent_id, entry.memory_id), "version")
+            for _, memory in entries:
+                pipe.hget(keys.queued(memory.agent_id, memory.memory_id), "version")
             held = pipe.execute()
-        fresh, stale = [], []
-        for entry, version in zip(entries, held, strict=True):
-            current = version is not None and int(version) == entry.record.version
-            (fresh if current else stale).append(entry.entry_id)
+        fresh: list[Decoded] = []
+        stale: list[str] = []
+        for (entry, memory), version in zip(entries, held, strict=True):
+            if version is not None and int(version) == memory.version:
+                fresh.append((entry, memory))
+            else:
+                stale.append(entry.entry_id)
         if stale:
             with self.redis.pipeline(transaction=True) as pipe:
                 pipe.xack(keys.INGEST_STREAM, keys.INGEST_GROUP, *stale)
                 pipe.xdel(keys.INGEST_STREAM, *stale)
                 pipe.hdel(keys.INGEST_ERRORS, *stale)
                 pipe.execute()
-        keep = set(fresh)
-        return [e for e in entries if e.entry_id in keep]
+        return fresh
 
-    def process_one_by_one(self, entries: list[Entry]) -> None:
+    def process_one_by_one(self, entries: list[Decoded]) -> None:
         done = []
-        for entry in entries:
+        for entry, memory in entries:
             try:
-                done.append((entry, self.embed_many([entry.record.content])[0]))
+                done.append((entry, memory, self.embed_many([memory.content])[0]))
             except Exception as exc:
                 self.note_failure(entry.entry_id, f"embedding failed: {exc}")
         self.commit(done)
 
-    def commit(self, pairs: list[tuple[Entry, bytes]]) -> None:
+    def commit(self, embedded: list[tuple[Entry, Memory, bytes]]) -> None:
         """Write vectors, ack and delete the entries, in one atomic pipeline."""
-        if not pairs:
+        if not embedded:
             return
         now = time.time()
-        ids = [entry.entry_id for entry, _ in pairs]
+        ids = [entry.entry_id for entry, _, _ in embedded]
         with self.redis.pipeline(transaction=True) as pipe:
-            for entry, vector in pairs:
+            for _, memory, vector in embedded:
                 self._index_memory(
-                    keys=[keys.queued(entry.agent_id, entry.memory_id),
-                          keys.memory(entry.agent_id, entry.memory_id)],
-                    args=[entry.record.version,
-                          *flat(entry.record.to_document(vector, now))],
+                    keys=[keys.queued(memory.agent_id, memory.memory_id),
+                          keys.memory(memory.agent_id, memory.memory_id)],
+                    args=[memory.version, *flat(memory.to_document(vector, now))],
                     client=pipe,
                 )
             pipe.xack(keys.INGEST_STREAM, keys.INGEST_GROUP, *ids)
             pipe.xdel(keys.INGEST_STREAM, *ids)
             pipe.hdel(keys.INGEST_ERRORS, *ids)
-            written = pipe.execute()[: len(pairs)]
+            written = pipe.execute()[: len(embedded)]
         self.indexed += sum(1 for w in written if w)
 
     def note_failure(self, entry_id: str, error: str) -> None:
@@ -251,11 +263,13 @@ class Indexer:
         self.redis.hset(keys.INGEST_ERRORS, entry_id, error[:2000])
 
     def dead_letter(self, entry_id: bytes | str, deliveries: int) -> None:
-        entry_id = _text(entry_id)
-        found = self.redis.xrange(keys.INGEST_STREAM, entry_id, entry_id)
+        entry_id = text(entry_id)
+        found = cast(list[tuple[bytes, RawFields]],
+                     self.redis.xrange(keys.INGEST_STREAM, entry_id, entry_id))
         raw = found[0][1] if found else {}
         entry = decode_entry(entry_id, raw)
-        error = _text(self.redis.hget(keys.INGEST_ERRORS, entry_id) or b"") or (
+        noted = cast(bytes | None, self.redis.hget(keys.INGEST_ERRORS, entry_id))
+        error = text(noted or b"") or (
             f"worker died {deliveries} times while processing it")
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.xadd(keys.DEAD_LETTER_STREAM, {
@@ -273,23 +287,21 @@ class Indexer:
         log.error("entry %s dead-lettered after %d deliveries: %s", entry_id, deliveries, error)
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def redrive(client: redis.Redis, limit: int = 1000) -> int:
     """Send dead-lettered entries back to the ingest stream (an operator's decision, once
     the cause is fixed); their memories read as queued again. Returns how many."""
     moved = 0
-    for dead_id, raw in client.xrange(keys.DEAD_LETTER_STREAM, count=limit):
+    letters = cast(list[tuple[bytes, RawFields]], client.xrange(keys.DEAD_LETTER_STREAM,
+                                                                count=limit))
+    for dead_id, raw in letters:
         fields = {k.decode(): v.decode("utf-8", "replace") for k, v in raw.items()}
-        memory_id, agent_id = fields.get("id"), fields.get("agent")
+        memory_id, agent_id = fields.get("id") or "", fields.get("agent") or ""
         with client.pipeline(transaction=True) as pipe:
             # The queued record is the memory as accepted: rebuild the entry from it.
-            data = client.hget(keys.queued(agent_id, memory_id), "data") if (
+            queued = keys.queued(agent_id, memory_id)
+            data = cast(bytes | None, client.hget(queued, "data")) if (
                 memory_id and agent_id) else None
             if data is not None:
-                queued = keys.queued(agent_id, memory_id)
                 pipe.hset(queued, "status", "queued")
                 pipe.hdel(queued, "error")
                 pipe.xadd(keys.INGEST_STREAM, {"id": memory_id, "agent": agent_id,

@@ -15,9 +15,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
+from redis.typing import EncodableT, FieldT
 
 from memanto_redis.shared.infra import keys
+from memanto_redis.shared.infra.replies import text_fields
 from memanto_redis.shared.memory.rules import derive_title, namespace, split_tags
+
+# A hash as HSET takes it.
+HashFields = dict[FieldT, EncodableT]
 
 
 @dataclass(slots=True)
@@ -155,10 +160,10 @@ class Memory:
     # -- hashes: the live document and archived versions --------------------------------
 
     def to_hash(self, embedding: bytes | None = None, *, kind: str = "live",
-                indexed_at: float | None = None) -> dict[str, Any]:
+                indexed_at: float | None = None) -> HashFields:
         """Field/value pairs of the memory's hash in the index: the live document
         (valid until further notice) or, with `valid_to` set, an archived version."""
-        fields: dict[str, Any] = {
+        fields: HashFields = {
             "memory_id": self.memory_id, "agent_id": self.agent_id,
             "namespace": self.namespace or namespace(self.agent_id),
             "session_id": self.session_id, "content": self.content, "title": self.title,
@@ -181,18 +186,19 @@ class Memory:
         if self.metadata:
             fields["metadata"] = json.dumps(self.metadata)
         for name in ("user_id", "team_id"):
-            if getattr(self, name):
-                fields[name] = getattr(self, name)
+            value = getattr(self, name)
+            if value:
+                fields[name] = value
         if embedding is not None:
             fields["embedding"] = embedding
         return fields
 
-    def to_document(self, embedding: bytes, now: float) -> dict[str, Any]:
+    def to_document(self, embedding: bytes, now: float) -> HashFields:
         """The live, indexed document the worker writes."""
         return replace(self, status="indexed", valid_to=None).to_hash(embedding,
                                                                      indexed_at=now)
 
-    def to_version(self, valid_to: float, embedding: bytes | None) -> dict[str, Any]:
+    def to_version(self, valid_to: float, embedding: bytes | None) -> HashFields:
         """The archived form of this state, which held until `valid_to`."""
         return replace(self, valid_to=valid_to).to_hash(embedding, kind="version")
 
@@ -200,8 +206,8 @@ class Memory:
     def from_hash(cls, raw: Mapping[Any, Any]) -> Memory:
         """A hash as HGETALL/HMGET gives it (bytes) or an index hit (text); fields a query
         did not return take their defaults."""
-        text = {_text(k): _text(v) for k, v in raw.items() if v is not None
-                and _text(k) != "embedding"}
+        text = text_fields({k: v for k, v in raw.items()
+                            if v is not None and k not in _VECTOR})
         created = float(text.get("created_at") or 0.0)
         metadata = text.get("metadata")
         return cls(
@@ -225,6 +231,7 @@ class Memory:
         )
 
 
+_VECTOR = ("embedding", b"embedding")
 # Fields a record cannot do without (the rest have defaults).
 REQUIRED = ("memory_id", "agent_id", "content", "title", "type", "created_at")
 # Fields written only when set.
@@ -239,5 +246,3 @@ HASH_FIELDS = [
 ]
 
 
-def _text(value: Any) -> Any:
-    return value.decode() if isinstance(value, bytes) else value

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from redis.asyncio import Redis
+from redis.commands.search.aggregation import AggregateRequest, AggregateResult
 from redisvl.index import AsyncSearchIndex, SearchIndex
 from redisvl.schema import IndexSchema
 
 from memanto_redis.shared.infra import keys
+
+
+async def aggregate(redis: Redis, request: AggregateRequest) -> AggregateResult:
+    """FT.AGGREGATE over the memory index."""
+    # redis-py annotates the request parameter with its result types.
+    result = await redis.ft(keys.MEMORY_INDEX).aggregate(request)  # type: ignore[arg-type]
+    return cast(AggregateResult, result)
 
 
 def memory_schema(dims: int) -> IndexSchema:

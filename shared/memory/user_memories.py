@@ -19,9 +19,11 @@ from redisvl.query.filter import FilterExpression, Tag, Text
 from memanto_redis.shared.agents import AgentStore
 from memanto_redis.shared.errors import NotFound
 from memanto_redis.shared.infra import keys
+from memanto_redis.shared.infra.replies import text
 from memanto_redis.shared.memory.edits import MemoryEditor
 from memanto_redis.shared.memory.record import HASH_FIELDS, Draft, Memory
 from memanto_redis.shared.memory.rules import MEMORY_ID_RE, split_tags
+from memanto_redis.shared.memory.schema import aggregate
 from memanto_redis.shared.memory.store import MemoryStore
 
 SOURCE = "memories-api"
@@ -83,7 +85,7 @@ class UserMemories:
             raise NotFound(f"memory {memory_id!r} not found")
         owner = await self.redis.hget(keys.MEMORY_OWNERS, memory_id)
         if owner is not None:
-            return owner.decode()
+            return text(owner)
         # A memory written through another dialect: find it in the index.
         query = FilterQuery(filter_expression=(Tag("memory_id") == memory_id)
                             & (Tag("kind") == "live"), return_fields=["agent_id"],
@@ -133,7 +135,7 @@ class UserMemories:
             expression &= Tag("tags") == topics
         return expression
 
-    async def list(self, listing: Listing, vector: bytes | None) -> tuple[list[Memory], int]:
+    async def page(self, listing: Listing, vector: bytes | None) -> tuple[list[Memory], int]:
         """One page of the listing, and how many memories it has in all."""
         expression = self._filter(listing.user_id, listing.agent_id, listing.team_id,
                                   listing.topics)
@@ -182,20 +184,17 @@ class UserMemories:
         request = AggregateRequest(str(self._filter(user_id))).group_by(
             "@user_id", reducers.count().alias("total"),
             reducers.max("@updated_ts").alias("last"),
-        ).sort_by(Desc("@last"), Asc("@user_id")).limit(0, 100_000)
-        result = await self.redis.ft(keys.MEMORY_INDEX).aggregate(request)
+        # redis-py annotates sort_by's fields as strings; it takes Asc/Desc as well.
+        ).sort_by(Desc("@last"), Asc("@user_id")).limit(0, 100_000)  # type: ignore[arg-type]
+        result = await aggregate(self.redis, request)
         rows = []
         for row in result.rows:
-            fields = {_text(k): _text(v) for k, v in zip(row[::2], row[1::2], strict=True)}
+            fields = {text(k): text(v) for k, v in zip(row[::2], row[1::2], strict=True)}
             if fields.get("user_id"):
                 last = fields.get("last")
                 rows.append(UserStats(fields["user_id"], int(fields["total"]),
                                       float(last) if last else None))
         return rows
-
-
-def _text(value: Any) -> Any:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def _from_doc(doc: Any) -> Memory:

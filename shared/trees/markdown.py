@@ -112,7 +112,7 @@ class Entry:
         return slugify(self.tags[0], "topic") if self.tags else None
 
     @classmethod
-    def from_api(cls, memory: dict) -> Entry:
+    def from_api(cls, memory: dict[str, Any]) -> Entry:
         """From the export route's shape (memory_id, title, description, content, ...)."""
         return cls(
             name=memory["title"], description=memory["description"],
@@ -123,7 +123,7 @@ class Entry:
             updated_at=memory.get("updated_at"), metadata=memory.get("metadata") or None,
         )
 
-    def to_api(self) -> dict:
+    def to_api(self) -> dict[str, Any]:
         """As an item of the import route's body."""
         item = {"memory_id": self.memory_id, "content": self.content, "title": self.name,
                 "description": self.description, "type": self.memory_type,
@@ -256,7 +256,7 @@ def _topic_first(tags: list[str], folder: str) -> list[str]:
     return [folder if "," not in folder else topic, *tags]
 
 
-def _fields(head: dict, body: str, folder: str | None) -> dict:
+def _fields(head: dict[str, Any], body: str, folder: str | None) -> dict[str, Any]:
     unknown = sorted(set(head) - set(FIELDS), key=str)
     if unknown:
         raise ValueError(f"unknown field(s) {', '.join(map(str, unknown))} (known: "
@@ -345,7 +345,9 @@ def read_tree(root: Path) -> list[Entry]:
     bad file is reported, in one TreeError."""
     if not root.is_dir():
         raise TreeError(f"{root}: not a folder")
-    entries, problems, seen = [], [], {}
+    entries: list[Entry] = []
+    problems: list[str] = []
+    seen: dict[str, Path] = {}
     for path in sorted(root.rglob("*.md")):
         rel = path.relative_to(root)
         if path.name.lower() == INDEX.lower() or any(p.startswith(".") for p in rel.parts):

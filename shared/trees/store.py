@@ -28,23 +28,24 @@ _CHUNK = 1000
 _HEADER_FIELDS = ["memory_id", "title", "type", "tags", "created_at", "content", "metadata"]
 
 
-def _metadata(raw: str | bytes | dict | None) -> dict:
+def _metadata(raw: str | bytes | dict[str, Any] | None) -> dict[str, Any]:
     if not raw:
         return {}
-    return dict(raw) if isinstance(raw, dict) else json.loads(raw)
+    return dict(raw) if isinstance(raw, dict) else dict(json.loads(raw))
 
 
-def _split(metadata: dict, content: str) -> tuple[str, dict]:
+def _split(metadata: dict[str, Any], content: str) -> tuple[str, dict[str, Any]]:
     """(description, the rest of the metadata): a stored description, else derived."""
     rest = dict(metadata)
     return rest.pop("description", None) or derive_description(content), rest
 
 
-async def _active_hits(store: MemoryStore, agent_id: str) -> list[dict]:
+async def _active_hits(store: MemoryStore, agent_id: str) -> list[dict[str, Any]]:
     """Every active memory's header fields, oldest first, keyset-paged on creation time
     (offset paging would stop at the engine's result cap)."""
-    hits: list[dict] = []
-    after, seen = None, set()
+    hits: list[dict[str, Any]] = []
+    after: float | None = None
+    seen: set[str] = set()
     while True:
         expression = live_filter(agent_id)
         if after is not None:
