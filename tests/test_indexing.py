@@ -251,3 +251,48 @@ def test_entry_of_a_dead_consumer_is_reclaimed(client, indexer, r, redis_url, ve
     assert r.xlen(keys.INGEST_STREAM) == 0
     assert pending_count(r) == 0
     assert r.xlen(keys.DEAD_LETTER_STREAM) == 0
+
+
+def _queue_raw(r: redis.Redis, agent_id: str, record: dict) -> tuple[str, str]:
+    """A record straight into the stream, as if the door had accepted it; (memory, entry)."""
+    mid = record["memory_id"]
+    data = json.dumps(record)
+    r.hset(keys.queued(agent_id, mid), mapping={"data": data, "status": "queued", "version": 1})
+    r.sadd(keys.memory_ids(agent_id), mid)
+    entry = r.xadd(keys.INGEST_STREAM, {"id": mid, "agent": agent_id, "data": data})
+    return mid, entry.decode()
+
+
+def test_a_poison_record_fails_alone_and_the_other_agents_memory_in_its_batch_is_indexed(
+        client, indexer, r):
+    """The attack of the hostile-input issue: a record whose time is null (what NaN became
+    on the way in) killed the worker on float(None), and after five crashes another
+    agent's memory of the same batch was marked failed."""
+    victim, attacker = new_agent(client, "victim"), new_agent(client, "attacker")
+    now = time.time()
+    base = {"namespace": "n", "session_id": "", "title": "t", "type": "fact", "tags": [],
+            "confidence": 0.8, "source": "agent", "provenance": "imported",
+            "lifecycle": "active", "version": 1, "event": "created"}
+    poison, poison_entry = _queue_raw(r, attacker.agent_id, base | {
+        "memory_id": str(uuid.uuid4()), "agent_id": attacker.agent_id, "content": "x",
+        "created_at": None, "updated_at": None})
+    (good,) = remember_many(client, victim, ["the victim's memory, accepted with a 200"])
+    tagged, tagged_entry = _queue_raw(r, attacker.agent_id, base | {
+        "memory_id": str(uuid.uuid4()), "agent_id": attacker.agent_id, "content": "y",
+        "created_at": now, "tags": "not-a-list"})
+
+    deadline = time.monotonic() + 20
+    while r.xlen(keys.DEAD_LETTER_STREAM) < 2:
+        assert time.monotonic() < deadline, "the poison entries were never dead-lettered"
+        indexer.run_once(block=False)  # never raises: each entry fails alone
+        time.sleep(0.25)
+
+    assert get_memory(client, victim, good).json()["status"] == "indexed"
+    dead = {fields[b"entry_id"].decode(): fields[b"error"].decode()
+            for _, fields in r.xrange(keys.DEAD_LETTER_STREAM)}
+    assert set(dead) == {poison_entry, tagged_entry}
+    assert "malformed stream entry" in dead[poison_entry]
+    assert "tags is not a list of strings" in dead[tagged_entry]
+    for mid in (poison, tagged):
+        assert r.hget(keys.queued(attacker.agent_id, mid), "status") == b"failed"
+    assert r.xlen(keys.INGEST_STREAM) == 0

@@ -45,16 +45,23 @@ return 0
 """
 
 # Index one memory unless it was deleted meanwhile, already indexed (a redelivery), or
-# edited since this entry was queued (a newer entry carries the newer version).
-# KEYS: queued record, memory document. ARGV: version, then field/value pairs.
-# Returns 1 if written.
+# edited since this entry was queued (a newer entry carries the newer version); then ack and
+# delete its stream entry. Each entry is settled alone: one that fails here stays pending (to
+# be retried, then dead-lettered) while the rest of its batch is indexed.
+# KEYS: queued record, memory document, ingest stream, the entries' errors hash.
+# ARGV: group, entry id, version, then field/value pairs. Returns 1 if written.
 INDEX_MEMORY = """
 local held = redis.call('HGET', KEYS[1], 'version')
-if not held then return 0 end
-if held ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[2], unpack(ARGV, 2))
-redis.call('DEL', KEYS[1])
-return 1
+local written = 0
+if held and held == ARGV[3] then
+  redis.call('HSET', KEYS[2], unpack(ARGV, 4))
+  redis.call('DEL', KEYS[1])
+  written = 1
+end
+redis.call('XACK', KEYS[3], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[3], ARGV[2])
+redis.call('HDEL', KEYS[4], ARGV[2])
+return written
 """
 
 # Mark a queued memory failed, keeping the error. KEYS: queued record. ARGV: error.

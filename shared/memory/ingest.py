@@ -60,7 +60,7 @@ def decode_entry(entry_id: bytes | str, raw: RawFields | None) -> Entry:
         if record.memory_id != entry.memory_id or record.agent_id != entry.agent_id:
             raise ValueError("record does not match its stream entry")
         entry.record = record
-    except (KeyError, ValueError, TypeError) as exc:
+    except Exception as exc:  # whatever a record holds, it fails alone
         entry.error = f"malformed stream entry: {exc}"
     return entry
 
@@ -131,13 +131,25 @@ class Indexer:
                 continue
             except redis.ResponseError as exc:
                 if "NOGROUP" not in str(exc):
-                    raise
+                    self._survive(exc)
+                    continue
                 # The stream (and its group) was deleted under us: make them again.
                 log.warning("ingest group missing; creating it again")
                 self.ensure_group()
                 continue
+            except Exception as exc:
+                self._survive(exc)
+                continue
             if burst and handled == 0:
                 return
+
+    @staticmethod
+    def _survive(exc: Exception) -> None:
+        """Nothing an entry holds may end the loop: whatever escaped the per-entry handling
+        is logged, and the loop goes on after a pause (the entry is retried, then
+        dead-lettered)."""
+        log.error("ingest turn failed: %s", exc, exc_info=exc)
+        time.sleep(1)
 
     def leave(self) -> None:
         """Remove this consumer from the group on a clean stop, unless it still holds
@@ -238,24 +250,35 @@ class Indexer:
         self.commit(done)
 
     def commit(self, embedded: list[tuple[Entry, Memory, bytes]]) -> None:
-        """Write vectors, ack and delete the entries, in one atomic pipeline."""
+        """Write each vector and document, ack and delete its entry: one script per entry,
+        all in one round trip. An entry that cannot be shaped or written fails alone."""
         if not embedded:
             return
         now = time.time()
-        ids = [entry.entry_id for entry, _, _ in embedded]
-        with self.redis.pipeline(transaction=True) as pipe:
-            for _, memory, vector in embedded:
+        sent: list[Entry] = []
+        with self.redis.pipeline(transaction=False) as pipe:
+            for entry, memory, vector in embedded:
+                try:
+                    fields = flat(memory.to_document(vector, now))
+                except Exception as exc:  # a record that decoded but cannot be shaped
+                    self.note_failure(entry.entry_id, f"cannot index the record: {exc}")
+                    continue
                 self._index_memory(
                     keys=[keys.queued(memory.agent_id, memory.memory_id),
-                          keys.memory(memory.agent_id, memory.memory_id)],
-                    args=[memory.version, *flat(memory.to_document(vector, now))],
+                          keys.memory(memory.agent_id, memory.memory_id),
+                          keys.INGEST_STREAM, keys.INGEST_ERRORS],
+                    args=[keys.INGEST_GROUP, entry.entry_id, memory.version, *fields],
                     client=pipe,
                 )
-            pipe.xack(keys.INGEST_STREAM, keys.INGEST_GROUP, *ids)
-            pipe.xdel(keys.INGEST_STREAM, *ids)
-            pipe.hdel(keys.INGEST_ERRORS, *ids)
-            written = pipe.execute()[: len(embedded)]
-        self.indexed += sum(1 for w in written if w)
+                sent.append(entry)
+            replies = pipe.execute(raise_on_error=False) if sent else []
+        for entry, reply in zip(sent, replies, strict=True):
+            if isinstance(reply, redis.ConnectionError | redis.TimeoutError):
+                raise reply
+            if isinstance(reply, Exception):
+                self.note_failure(entry.entry_id, f"cannot index the record: {reply}")
+            elif reply:
+                self.indexed += 1
 
     def note_failure(self, entry_id: str, error: str) -> None:
         """Leave the entry pending; it is retried once idle, and dead-lettered in time."""

@@ -9,6 +9,7 @@ memories is a change here (and in the dialects that choose to show it).
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -140,20 +141,27 @@ class Memory:
         missing = [name for name in REQUIRED if name not in record]
         if missing:
             raise ValueError(f"record lacks {', '.join(missing)}")
-        created = float(record["created_at"])
+        created = _finite(record["created_at"], "created_at")
+        tags = record.get("tags") or []
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise ValueError("tags is not a list of strings")
+        metadata = record.get("metadata") or None
+        if metadata is not None and not isinstance(metadata, dict):
+            raise ValueError("metadata is not an object")
         return cls(
-            memory_id=str(record["memory_id"]), agent_id=str(record["agent_id"]),
-            namespace=record.get("namespace") or namespace(record["agent_id"]),
-            session_id=record.get("session_id") or "",
-            content=record["content"], title=record["title"], type=record["type"],
-            tags=list(record.get("tags") or []),
-            confidence=float(record.get("confidence", 0.8)),
-            source=record.get("source", "agent"),
-            provenance=record.get("provenance", "explicit_statement"),
-            created_at=created, updated_at=float(record.get("updated_at") or created),
-            lifecycle=record.get("lifecycle") or "active",
-            version=int(record.get("version", 1)), event=record.get("event", "created"),
-            metadata=record.get("metadata") or None, user_id=record.get("user_id") or None,
+            memory_id=_str(record, "memory_id"), agent_id=_str(record, "agent_id"),
+            namespace=_str(record, "namespace", namespace(record["agent_id"])),
+            session_id=_str(record, "session_id", ""),
+            content=_str(record, "content"), title=_str(record, "title"),
+            type=_str(record, "type"), tags=tags,
+            confidence=_finite(record.get("confidence", 0.8), "confidence"),
+            source=_str(record, "source", "agent"),
+            provenance=_str(record, "provenance", "explicit_statement"),
+            created_at=created,
+            updated_at=_finite(record.get("updated_at") or created, "updated_at"),
+            lifecycle=_str(record, "lifecycle", "active"),
+            version=int(record.get("version", 1)), event=_str(record, "event", "created"),
+            metadata=metadata, user_id=record.get("user_id") or None,
             team_id=record.get("team_id") or None, status=status,
         )
 
@@ -232,6 +240,20 @@ class Memory:
 
 
 _VECTOR = ("embedding", b"embedding")
+
+
+def _str(record: dict[str, Any], name: str, default: str | None = None) -> str:
+    value = record.get(name) or default
+    if not isinstance(value, str):
+        raise ValueError(f"{name} is not a string")
+    return value
+
+
+def _finite(value: Any, name: str) -> float:
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{name} is not a finite number")
+    return number
 # Fields a record cannot do without (the rest have defaults).
 REQUIRED = ("memory_id", "agent_id", "content", "title", "type", "created_at")
 # Fields written only when set.
