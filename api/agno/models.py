@@ -4,11 +4,31 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from memanto_redis.shared.memory.fields import Body, NotBlank, Tag
 from memanto_redis.shared.memory.rules import AGENT_ID_RE, MAX_TAGS, USER_ID_PATTERN
 from memanto_redis.shared.memory.user_memories import Listing
+
+# The deepest a page may reach (page x limit): the index answers at most this many results
+# of one query (RediSearch's MAXSEARCHRESULTS is 10,000 on some servers).
+MAX_REACH = 10_000
+
+
+def check_reach(page: int, limit: int) -> int:
+    """A page (whose limit was validated before it) the index can reach."""
+    if page * limit > MAX_REACH:
+        raise ValueError(f"page x limit must be at most {MAX_REACH}: narrow the query with "
+                         "filters instead")
+    return page
+
 
 MemoryText = Annotated[str, StringConstraints(min_length=1, max_length=5000), NotBlank]
 
@@ -48,6 +68,11 @@ class MemoryListParams(BaseModel):
     sort_by: Literal["updated_at", "created_at"] = "updated_at"
     sort_order: Literal["asc", "desc"] = "desc"
 
+    @field_validator("page")
+    @classmethod
+    def _within_reach(cls, page: int, info: ValidationInfo) -> int:
+        return check_reach(page, info.data.get("limit", 1))
+
     def listing(self) -> Listing:
         return Listing(user_id=self.user_id, agent_id=self.agent_id, team_id=self.team_id,
                        topics=self.topics, search_content=self.search_content,
@@ -60,3 +85,8 @@ class StatsParams(BaseModel):
     user_id: str | None = Field(default=None, pattern=USER_ID_PATTERN)
     limit: int = Field(default=20, ge=1, le=100)
     page: int = Field(default=1, ge=1, le=100_000)
+
+    @field_validator("page")
+    @classmethod
+    def _within_reach(cls, page: int, info: ValidationInfo) -> int:
+        return check_reach(page, info.data.get("limit", 1))

@@ -39,7 +39,7 @@ class MemoryIn(MemoryFields):
 
 class BatchIn(BaseModel):
     # Items are validated one by one so that one bad item does not sink the batch.
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
     memories: list[object] = Field(min_length=1, max_length=MAX_BATCH)
 
 
@@ -55,6 +55,10 @@ def _check_optional_time(value: str | float | None) -> str | float | None:
 class _Filtered(Body):
     type: list[MemoryType] | None = Field(default=None, max_length=13)
     tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
+    created_after: str | float | None = None
+    created_before: str | float | None = None
+
+    _times = field_validator("created_after", "created_before")(_check_optional_time)
 
     @field_validator("type", "tags", mode="before")
     @classmethod
@@ -63,8 +67,7 @@ class _Filtered(Body):
         return [value] if isinstance(value, str) else value
 
     def filters(self) -> Filters:
-        after = getattr(self, "created_after", None)
-        before = getattr(self, "created_before", None)
+        after, before = self.created_after, self.created_before
         return Filters(
             types=list(self.type or []), tags=list(self.tags or []),
             created_after=parse_time(after) if after is not None else None,
@@ -77,11 +80,7 @@ class RecallIn(_Filtered):
     query: str = Field(min_length=1, max_length=MAX_CONTENT)
     limit: int = Field(default=10, ge=1, le=MAX_RECALL_LIMIT)
     min_similarity: float | None = Field(default=None, ge=0.0, le=1.0)
-    created_after: str | float | None = None
-    created_before: str | float | None = None
     status: Lifecycle = "active"
-
-    _times = field_validator("created_after", "created_before")(_check_optional_time)
 
 
 class MemoryPatch(Body):

@@ -36,7 +36,8 @@ Content = Annotated[str, StringConstraints(min_length=1, max_length=MAX_CONTENT)
 
 class Body(BaseModel):
     # Unknown fields and wrong types are the client's mistake, named in the answer.
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # NaN and the infinities are no numbers a memory can hold.
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class MemoryFields(Body):

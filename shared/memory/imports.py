@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from memanto_redis.shared.infra.times import parse_time
+from memanto_redis.shared.infra.times import check_not_future, parse_time
 from memanto_redis.shared.memory.fields import MemoryFields
 from memanto_redis.shared.memory.record import Draft
 from memanto_redis.shared.memory.rules import (
@@ -39,7 +39,7 @@ class ImportItem(MemoryFields):
     @classmethod
     def _time(cls, value: str | float | None) -> str | float | None:
         if value is not None:
-            parse_time(value)
+            check_not_future(parse_time(value))
         return value
 
     @model_validator(mode="after")
@@ -67,5 +67,5 @@ class ImportItem(MemoryFields):
 
 class ImportIn(BaseModel):
     # All or nothing: one bad item refuses the request, naming it (`memories.3.content`).
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
     memories: list[ImportItem] = Field(min_length=1, max_length=MAX_BATCH)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from dataclasses import dataclass
 
 from redisvl.query.filter import FilterExpression, Num, Tag
@@ -55,7 +56,11 @@ async def recent(store: MemoryStore, agent_id: str, filters: Filters, limit: int
 def _decode_cursor(cursor: str) -> tuple[float, list[str]]:
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return float(data["t"]), [str(i) for i in data["ids"]]
+        moment, ids = float(data["t"]), data["ids"]
+        if not math.isfinite(moment) or not isinstance(ids, list) \
+                or not all(isinstance(i, str) for i in ids):
+            raise ValueError("not a cursor")
+        return moment, ids
     except (ValueError, KeyError, TypeError, binascii.Error) as exc:
         raise InvalidInput("cursor: not a cursor this server handed out") from exc
 

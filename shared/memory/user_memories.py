@@ -21,6 +21,7 @@ from memanto_redis.shared.errors import NotFound
 from memanto_redis.shared.infra import keys
 from memanto_redis.shared.infra.replies import text
 from memanto_redis.shared.memory.edits import MemoryEditor
+from memanto_redis.shared.memory.fulltext import any_word
 from memanto_redis.shared.memory.record import HASH_FIELDS, Draft, Memory
 from memanto_redis.shared.memory.rules import MEMORY_ID_RE, split_tags
 from memanto_redis.shared.memory.schema import aggregate
@@ -160,7 +161,7 @@ class UserMemories:
             by_meaning = await self.store.search(expression, vector, SEARCH_CANDIDATES,
                                                  min_similarity=MEANING_THRESHOLD)
         by_words: list[Memory] = []
-        terms = " | ".join(t for t in (_term(w) for w in words.split()) if t)
+        terms = any_word(words)
         if terms:
             query = FilterQuery(filter_expression=expression & Text("content") % terms,
                                 return_fields=HASH_FIELDS, num_results=SEARCH_CANDIDATES)
@@ -200,9 +201,3 @@ class UserMemories:
 def _from_doc(doc: Any) -> Memory:
     """A redis-py search result document (fields as attributes)."""
     return Memory.from_hash({name: getattr(doc, name, None) for name in HASH_FIELDS})
-
-
-def _term(word: str) -> str:
-    """A word as a RediSearch term: letters and digits only, so no syntax slips through."""
-    cleaned = "".join(ch for ch in word if ch.isalnum())
-    return cleaned if len(cleaned) > 1 else ""

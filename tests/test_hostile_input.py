@@ -1,0 +1,140 @@
+"""Input an attacker would send: numbers that are no numbers, times out of range, pages past
+the index's reach, questions that crash RediSearch's parser. Each gets a clear 4xx (or a
+sane answer), never a 500, and Redis stays up."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from memanto_redis.shared.infra import keys
+from memanto_redis.shared.infra.times import iso, parse_time
+from memanto_redis.shared.memory.fulltext import STOPWORDS, any_word, terms
+from tests.conftest import ADMIN, new_agent
+
+AGENT = "/api/v2/agents/{}"
+
+
+def _post_raw(client, path: str, raw: str, headers: dict):
+    return client.post(path, content=raw, headers=headers | {"Content-Type": "application/json"})
+
+
+@pytest.mark.parametrize("raw", [
+    '{"memories": [{"content": "x", "created_at": NaN}]}',
+    '{"memories": [{"content": "x", "created_at": Infinity}]}',
+    '{"memories": [{"content": "x", "created_at": 1e300}]}',
+    '{"memories": [{"content": "x", "created_at": "0001-01-01T00:00:00Z"}]}',
+    '{"memories": [{"content": "x", "created_at": -1}]}',
+    '{"memories": [{"content": "x", "updated_at": "2999-01-01"}]}',
+    '{"memories": [{"content": "x", "confidence": NaN}]}',
+])
+def test_imports_refuse_numbers_and_times_a_memory_cannot_hold(client, r, raw):
+    agent = new_agent(client)
+    reply = _post_raw(client, AGENT.format(agent.agent_id) + "/import", raw, agent.headers)
+    assert reply.status_code == 422, reply.text
+    assert "memories.0." in reply.json()["detail"]
+    assert r.scard(keys.memory_ids(agent.agent_id)) == 0
+
+
+@pytest.mark.parametrize(("route", "raw"), [
+    ("/remember", '{"content": "x", "confidence": NaN}'),
+    ("/remember", '{"content": "x", "confidence": Infinity}'),
+    ("/recall", '{"query": "x", "created_after": NaN}'),
+    ("/recall", '{"query": "x", "created_before": -Infinity}'),
+    ("/recall", '{"query": "x", "min_similarity": NaN}'),
+    ("/recall/as-of", '{"as_of": 1e20}'),
+    ("/recall/as-of", '{"as_of": NaN}'),
+    ("/recall/changed-since", '{"since": 1e20}'),
+    ("/recall/recent", '{"created_after": NaN}'),
+    ("/recall/all", '{"limit": 5, "cursor": "%s"}' % base64.urlsafe_b64encode(
+        b'{"t": NaN, "ids": []}').decode()),
+    ("/recall/all", '{"limit": 5, "cursor": "%s"}' % base64.urlsafe_b64encode(
+        b'{"t": 1, "ids": [1, 2]}').decode()),
+])
+def test_v2_refuses_numbers_that_are_no_numbers(client, route, raw):
+    agent = new_agent(client)
+    reply = _post_raw(client, AGENT.format(agent.agent_id) + route, raw, agent.headers)
+    assert reply.status_code == 422, reply.text
+
+
+def test_the_last_valid_date_answers(client):
+    agent = new_agent(client)
+    for route, body in (("/recall/as-of", {"as_of": "9999-12-31"}),
+                        ("/recall/changed-since", {"since": "9999-12-31"}),
+                        ("/recall/recent", {"created_before": "9999-12-31"})):
+        reply = client.post(AGENT.format(agent.agent_id) + route, json=body,
+                            headers=agent.headers)
+        assert reply.status_code == 200, (route, reply.text)
+
+
+def test_stored_times_out_of_range_still_read(client, r):
+    """A record written before times were bounded (or by hand) reads without a 500."""
+    agent = new_agent(client)
+    reply = client.post(AGENT.format(agent.agent_id) + "/remember", json={"content": "odd"},
+                        headers=agent.headers)
+    memory_id = reply.json()["memory_id"]
+    key = keys.queued(agent.agent_id, memory_id)
+    record = json.loads(r.hget(key, "data")) | {"created_at": 1e300, "updated_at": -1e300}
+    r.hset(key, "data", json.dumps(record))
+    got = client.get(AGENT.format(agent.agent_id) + f"/memories/{memory_id}",
+                     headers=agent.headers)
+    assert got.status_code == 200, got.text
+    assert got.json()["created_at"] == "9999-12-31T23:59:59.000Z"
+    assert got.json()["updated_at"] == "1970-01-01T00:00:00.000Z"
+
+
+def test_iso_never_raises():
+    assert iso(float("nan")) is None
+    assert iso("not a time") is None
+    assert iso(1e300) == "9999-12-31T23:59:59.000Z"
+    assert iso(-1e300) == "1970-01-01T00:00:00.000Z"
+    with pytest.raises(ValueError):
+        parse_time(float("inf"))
+    assert parse_time("9999-12-31", end_of_day=True) == 253_402_300_799.0
+
+
+@pytest.mark.parametrize("query", ["page=100000&limit=100", "page=101&limit=100",
+                                   "page=10001&limit=1"])
+def test_pages_past_the_index_reach_are_refused(client, query):
+    for path in ("/memories", "/user_memory_stats"):
+        reply = client.get(f"{path}?{query}", headers=ADMIN)
+        assert reply.status_code == 422, reply.text
+        assert "page" in reply.json()["detail"]
+    assert client.get("/memories?page=100&limit=100", headers=ADMIN).status_code == 200
+
+
+def test_query_words_drop_stopwords_and_syntax():
+    assert terms("Will there be an interview?") == ["interview"]
+    assert terms("what is Caroline's plan for @home -(x|y)* ~z") == [
+        "what", "caroline", "plan", "home"]
+    assert terms("the a an of") == []
+    assert any_word("the a an of") is None
+    assert any_word("Ticket #12345, Stripe!") == "ticket | 12345 | stripe"
+    assert not STOPWORDS & set(terms(" ".join(STOPWORDS) + " words"))
+    assert len(terms(" ".join(f"w{i}" for i in range(100)))) == 32
+
+
+QUESTIONS = [
+    "Will there be an interview for the job?",
+    "What is Caroline's identity?",
+    "Is it the one that was there?",
+    "When did Melanie paint a sunrise?",
+    "to be or not to be",
+    "@content:(x) | -y ~z *w* %fuzzy% {tag} [1 2] \"quoted\" 'single' \\ $param",
+    "Ticket #12345 -- Stripe's webhook: 3.5 retries?!",
+]
+
+
+def test_search_content_with_natural_questions_keeps_redis_up(client, r):
+    agent = new_agent(client)
+    created = client.post("/memories", headers=ADMIN, json={
+        "memory": "Caroline has an interview at Stripe about ticket 12345 on Tuesday",
+        "user_id": "u-hostile", "agent_id": agent.agent_id})
+    assert created.status_code == 201, created.text
+    for question in QUESTIONS:
+        reply = client.get("/memories", params={"search_content": question,
+                                                "user_id": "u-hostile"}, headers=ADMIN)
+        assert reply.status_code == 200, (question, reply.text)
+        assert r.ping()
