@@ -38,6 +38,10 @@ def test_imports_refuse_numbers_and_times_a_memory_cannot_hold(client, r, raw):
     assert r.scard(keys.memory_ids(agent.agent_id)) == 0
 
 
+def _with_cursor(decoded: bytes) -> str:
+    return json.dumps({"limit": 5, "cursor": base64.urlsafe_b64encode(decoded).decode()})
+
+
 @pytest.mark.parametrize(("route", "raw"), [
     ("/remember", '{"content": "x", "confidence": NaN}'),
     ("/remember", '{"content": "x", "confidence": Infinity}'),
@@ -48,10 +52,8 @@ def test_imports_refuse_numbers_and_times_a_memory_cannot_hold(client, r, raw):
     ("/recall/as-of", '{"as_of": NaN}'),
     ("/recall/changed-since", '{"since": 1e20}'),
     ("/recall/recent", '{"created_after": NaN}'),
-    ("/recall/all", '{"limit": 5, "cursor": "%s"}' % base64.urlsafe_b64encode(
-        b'{"t": NaN, "ids": []}').decode()),
-    ("/recall/all", '{"limit": 5, "cursor": "%s"}' % base64.urlsafe_b64encode(
-        b'{"t": 1, "ids": [1, 2]}').decode()),
+    ("/recall/all", _with_cursor(b'{"t": NaN, "ids": []}')),
+    ("/recall/all", _with_cursor(b'{"t": 1, "ids": [1, 2]}')),
 ])
 def test_v2_refuses_numbers_that_are_no_numbers(client, route, raw):
     agent = new_agent(client)
