@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import redis
+from redisvl.exceptions import RedisVLError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -80,6 +81,23 @@ async def redis_down(request: Request, exc: Exception) -> JSONResponse:
                         headers={"Retry-After": "5"})
 
 
+def _lost_redis(exc: BaseException) -> bool:
+    """Whether an error (RedisVL wraps the client's in its own) comes from losing Redis."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, redis.ConnectionError | redis.TimeoutError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+async def wrapped(request: Request, exc: Exception) -> JSONResponse:
+    """RedisVL's errors: losing Redis is a 503 like any other; the rest is unexpected."""
+    if _lost_redis(exc):
+        return await redis_down(request, exc)
+    return await unexpected(request, exc)
+
+
 async def unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse({"detail": "internal error"}, status_code=500)
@@ -90,5 +108,6 @@ EXCEPTION_HANDLERS = {
     HTTPException: http_error,
     redis.ConnectionError: redis_down,
     redis.TimeoutError: redis_down,
+    RedisVLError: wrapped,
     Exception: unexpected,
 }

@@ -66,7 +66,7 @@ async def build(settings: Settings, vectorizer: Any = None) -> Services:
     swarm_index = await ensure_swarm_index(redis, vectorizer.dims)
     signer = TokenSigner(settings.jwt_secret)
     memories = MemoryStore(redis, index, settings.max_backlog)
-    editor = MemoryEditor(redis, index)
+    editor = MemoryEditor(redis, index, settings.max_backlog)
     stm = ShortTermMemory(redis, settings.stm_max_entries, settings.stm_idle_seconds)
     agents = AgentStore(redis, stm)
     return Services(

@@ -182,3 +182,12 @@ def test_backpressure_answers_503_with_retry_after(settings, vectorizer, r):
         assert full.headers["Retry-After"]
         assert r.xlen(keys.INGEST_STREAM) == 3
         assert r.scard(keys.memory_ids(agent.agent_id)) == 3
+        # The bound holds for edits that send a memory back through the stream.
+        mid = r.srandmember(keys.memory_ids(agent.agent_id)).decode()
+        url = f"/api/v2/agents/{agent.agent_id}/memories/{mid}"
+        before = tight.get(url, headers=agent.headers).json()
+        edit = tight.patch(url, json={"content": "a new text to embed"}, headers=agent.headers)
+        assert edit.status_code == 503, edit.text
+        assert edit.headers["Retry-After"]
+        assert tight.get(url, headers=agent.headers).json() == before
+        assert r.xlen(keys.INGEST_STREAM) == 3

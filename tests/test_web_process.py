@@ -82,3 +82,22 @@ def test_invalid_setting_is_one_clear_line(redis_url):
     assert done.returncode != 0
     assert "web: MEMANTO_WEB_EMBED_THREADS must be a whole number >= 1, got '0'" in done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_redis_that_may_evict_keys_is_refused_by_web_and_worker(redis_url):
+    """An evicted queued record would be acked as deleted: an accepted write lost."""
+    client = redis.Redis.from_url(redis_url)
+    client.config_set("maxmemory-policy", "allkeys-lru")
+    try:
+        web = _web(service_env(redis_url))
+        worker = subprocess.run([sys.executable, "-m", "memanto_redis.workers.ingest"],
+                                cwd=ROOT, env=service_env(redis_url), capture_output=True,
+                                text=True, timeout=90)
+    finally:
+        client.config_set("maxmemory-policy", "noeviction")
+        client.close()
+    for name, done in (("web", web), ("worker", worker)):
+        assert done.returncode != 0, name
+        assert f"{name}: Redis at 127.0.0.1:" in done.stderr, done.stderr
+        assert "evicts keys (maxmemory-policy allkeys-lru)" in done.stderr
+        assert "Traceback" not in done.stderr

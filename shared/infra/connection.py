@@ -40,6 +40,17 @@ def _check_modules(url: str, modules: list[dict[Any, Any]]) -> None:
         )
 
 
+def _check_eviction(url: str, memory: dict[str, Any]) -> None:
+    """Refuse a Redis that may evict keys: an evicted queued record would be acked as a
+    deleted memory, an accepted write silently lost."""
+    policy = memory.get("maxmemory_policy", "noeviction")
+    if policy != "noeviction":
+        raise Unavailable(
+            f"Redis at {_describe(url)} evicts keys (maxmemory-policy {policy}); set "
+            "maxmemory-policy to noeviction, or an accepted memory could be lost"
+        )
+
+
 def connect(url: str, wait_seconds: float = 0.0) -> redis.Redis:
     """A checked synchronous client; waits up to `wait_seconds` for Redis to come up."""
     client = redis.Redis.from_url(url, health_check_interval=30)
@@ -55,6 +66,7 @@ def connect(url: str, wait_seconds: float = 0.0) -> redis.Redis:
         except redis.ResponseError as exc:
             raise Unavailable(f"Redis at {_describe(url)} refused MODULE LIST: {exc}") from exc
     _check_modules(url, modules)
+    _check_eviction(url, client.info("memory"))
     return client
 
 
@@ -77,6 +89,7 @@ async def connect_async(url: str, wait_seconds: float = 0.0) -> aredis.Redis:
                 raise Unavailable(
                     f"Redis at {_describe(url)} refused MODULE LIST: {exc}") from exc
         _check_modules(url, modules)
+        _check_eviction(url, await client.info("memory"))
     except Unavailable:
         await client.aclose()
         raise

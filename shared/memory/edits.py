@@ -20,7 +20,7 @@ from redisvl.index import AsyncSearchIndex
 from redisvl.query import FilterQuery
 from redisvl.query.filter import Tag
 
-from memanto_redis.shared.errors import NotFound
+from memanto_redis.shared.errors import Busy, NotFound
 from memanto_redis.shared.infra import keys
 from memanto_redis.shared.infra.replies import raw_hash
 from memanto_redis.shared.memory.record import HASH_FIELDS, Memory
@@ -44,9 +44,12 @@ class History:
 class MemoryEditor:
     """Edits, expiry, deletion and history; takes an asyncio Redis client and the index."""
 
-    def __init__(self, redis_client: Redis, index: AsyncSearchIndex) -> None:
+    def __init__(self, redis_client: Redis, index: AsyncSearchIndex,
+                 max_backlog: int = 0) -> None:
         self.redis = redis_client
         self.index = index
+        # The door's backlog bound holds for re-queued edits too (0: none).
+        self.max_backlog = max_backlog
 
     async def patch(self, agent_id: str, memory_id: str, changes: dict[str, Any]) -> Memory:
         """Change any of the EDITABLE fields; a new content derives a new title unless one
@@ -140,9 +143,14 @@ class MemoryEditor:
             new, event = outcome
             now = time.time()
             new = new.evolve(version=memory.version + 1, updated_at=now, event=event)
+            in_place = memory.status == "indexed" and not reembed(memory, new)
+            if not in_place and self.max_backlog \
+                    and await pipe.xlen(keys.INGEST_STREAM) >= self.max_backlog:
+                await pipe.reset()
+                raise Busy("the ingest backlog is full; retry shortly")
             pipe.multi()
             self._archive(pipe, memory, now, embedding)
-            if memory.status == "indexed" and not reembed(memory, new):
+            if in_place:
                 pipe.hset(keys.memory(agent_id, memory_id), mapping=new.to_hash())
                 await pipe.execute()
                 return new
