@@ -28,8 +28,16 @@ def _session(config: CliConfig) -> AgentHandle:
                                  on_renew=lambda s: config.remember_session(config.agent_id, s))
 
 
+def comma_list(raw: str | None) -> list[str] | None:
+    """A comma-separated option as the user typed it ("a, b,,c" -> ["a", "b", "c"]); None
+    when the option was not given. (Stored tags are split by shared.memory.rules.split_tags,
+    which trims nothing.)"""
+    return None if raw is None else [t.strip() for t in raw.split(",") if t.strip()]
+
+
 def _tags(raw: str | None) -> list[str] | None:
-    return [t.strip() for t in raw.split(",") if t.strip()] if raw else None
+    # An empty --tags is no tag filter and no change of tags, as if it were not given.
+    return comma_list(raw or None)
 
 
 # -- agent ---------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 
 from memanto_redis.cli import output
+from memanto_redis.cli.commands import comma_list
 from memanto_redis.cli.config import CliConfig
 from memanto_redis_client import Memanto
 
@@ -33,10 +34,6 @@ def add_parser(verbs: argparse._SubParsersAction, common: argparse.ArgumentParse
     sub.add_argument("--base-url", help="the server (default MEMANTO_URL or saved config)")
 
 
-def _topics(raw: str | None) -> list[str] | None:
-    return [t.strip() for t in raw.split(",") if t.strip()] if raw is not None else None
-
-
 def _line(memory: dict) -> str:
     topics = ", ".join(memory.get("topics") or []) or "-"
     return (f"{memory['memory_id']}  {memory['memory']}\n"
@@ -56,7 +53,7 @@ def run(args: argparse.Namespace, config: CliConfig) -> None:
             output.fail("--create needs --user-id")
         body = {"memory": args.create, "user_id": args.user_id}
         if args.topics is not None:
-            body["topics"] = _topics(args.topics)
+            body["topics"] = comma_list(args.topics)
         memory = client.request("POST", "/memories", json=body)
         output.emit(memory, args.json, "Created memory\n" + _line(memory))
     elif args.memory_id:
@@ -79,7 +76,7 @@ def _one(client: Memanto, args: argparse.Namespace) -> None:
         output.emit({"memory_id": args.memory_id, "deleted": True}, args.json,
                     f"Deleted memory {args.memory_id}")
     elif args.update:
-        body = {"memory": args.update, "user_id": args.user_id, "topics": _topics(args.topics)}
+        body = {"memory": args.update, "user_id": args.user_id, "topics": comma_list(args.topics)}
         memory = client.request("PATCH", path, json={k: v for k, v in body.items()
                                                      if v is not None})
         output.emit(memory, args.json, "Updated memory\n" + _line(memory))

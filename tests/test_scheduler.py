@@ -14,8 +14,8 @@ from memanto_redis.shared.infra import keys
 from memanto_redis.shared.infra.settings import Settings
 from memanto_redis.shared.schedule.leader import Leadership
 from memanto_redis.shared.schedule.store import due_member
-from memanto_redis.workers.jobs import Delivery
-from memanto_redis.workers.scheduler import Clock, fire_job_id
+from memanto_redis.workers.jobs import Delivery, job_id
+from memanto_redis.workers.scheduler import Clock
 from tests.conftest import ADMIN, new_agent
 
 
@@ -55,7 +55,7 @@ def test_a_turn_fires_each_due_slot_once(client, r, queue):
     assert r.zscore(keys.SCHEDULES_DUE, due_member(agent.agent_id, "tick")) == first + 2
     run = r.hgetall(keys.schedule_run(agent.agent_id, "tick", first))
     assert run[b"status"] == b"queued" and float(run[b"fired_at"]) == first + 0.1
-    job = Job.fetch(fire_job_id(agent.agent_id, "tick", first), connection=r)
+    job = Job.fetch(job_id("fire", agent.agent_id, "tick", first), connection=r)
     assert job.args == (agent.agent_id, "tick", first)
     assert queue.job_ids == [job.id]
     assert 0.0 <= clock.pause(now=first + 0.1) <= 0.25

@@ -10,21 +10,22 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import logging
 import time
 from typing import Any
 
 import httpx
+from redis import Redis
+from redis.client import Pipeline
 from redis.exceptions import WatchError
 from rq import Queue, Retry, Worker, get_current_job
+from rq.job import Job
 
-from memanto_redis.shared.agent_memory.stm import StmWriter
+from memanto_redis.shared.agent_memory.stm import DEFAULT_SESSION, StmWriter
 from memanto_redis.shared.infra import keys, scripts
+from memanto_redis.shared.infra.replies import text
 from memanto_redis.shared.infra.settings import ConfigError, Settings
 from memanto_redis.shared.infra.times import iso
 from memanto_redis.shared.schedule import inbox, webhooks
-
-log = logging.getLogger("memanto.jobs")
 
 
 @functools.cache
@@ -52,31 +53,42 @@ class WebhookFailed(Exception):
     """The receiver did not answer 2xx; raised so that RQ retries the job."""
 
 
+def job_id(kind: str, agent_id: str, name: str, scheduled_for: int) -> str:
+    """The RQ job id of one step of one run ("fire": its delivery, "webhook": its webhook):
+    the same for every attempt, so RQ holds one such job per run however often it is
+    enqueued. RQ ids allow only letters, digits, - and _; names may hold dots."""
+    digest = hashlib.sha256(f"{agent_id}/{name}/{scheduled_for}".encode()).hexdigest()[:32]
+    return f"memanto-{kind}-{digest}"
+
+
 def deliver(agent_id: str, name: str, scheduled_for: int) -> str:
-    job = get_current_job()
+    job = _current_job()
     return Delivery(job.connection, settings()).deliver(agent_id, name, scheduled_for)
 
 
 def post_webhook(agent_id: str, name: str, scheduled_for: int) -> str:
-    job = get_current_job()
+    job = _current_job()
     # RQ counts retries down while a job runs; none left means this attempt is the last.
     final = not job.retries_left
     return Delivery(job.connection, settings()).post_webhook(
         agent_id, name, scheduled_for, final=final)
 
 
-def _job_id(kind: str, agent_id: str, name: str, scheduled_for: int) -> str:
-    digest = hashlib.sha256(f"{agent_id}/{name}/{scheduled_for}".encode()).hexdigest()[:32]
-    return f"memanto-{kind}-{digest}"
+def _current_job() -> Job:
+    job = get_current_job()
+    if job is None:
+        raise RuntimeError("called outside an RQ job")
+    return job
 
 
 class Delivery:
-    def __init__(self, redis: Any, settings: Settings) -> None:
+    def __init__(self, redis: Redis, settings: Settings) -> None:
         self.redis = redis
         self.settings = settings
-        self.stm = StmWriter(redis, settings.stm_max_entries, settings.stm_idle_seconds)
+        self.stm = StmWriter(settings.stm_max_entries, settings.stm_idle_seconds)
         self.queue = Queue(keys.JOBS_QUEUE, connection=redis)
         self._deliver = redis.register_script(scripts.DELIVER_PROMPT)
+        self._stm_append = redis.register_script(scripts.STM_APPEND)
         self._attempt = redis.register_script(scripts.RECORD_WEBHOOK_ATTEMPT)
 
     def deliver(self, agent_id: str, name: str, scheduled_for: int) -> str:
@@ -92,20 +104,21 @@ class Delivery:
                         return "skipped: the schedule was deleted"
                     if delivered:
                         return "skipped: already delivered"
-                    prompt, webhook_url = pipe.hmget(keys.schedule(agent_id, name), "prompt",
-                                                     "webhook_url")
-                    if prompt is None:
+                    raw_prompt, webhook_url = pipe.hmget(keys.schedule(agent_id, name),
+                                                         "prompt", "webhook_url")
+                    if raw_prompt is None:
                         return "skipped: the schedule was deleted"
+                    prompt = text(raw_prompt)
                     session = self._stm_session(pipe, agent_id)
                     now = time.time()
                     pipe.multi()
                     self._deliver(keys=[keys.inbox(agent_id), run],
                                   args=[self.settings.inbox_max, repr(now),
-                                        *inbox.entry_fields(name, prompt.decode(),
-                                                            scheduled_for, float(fired_at))],
+                                        *inbox.entry_fields(name, prompt, scheduled_for,
+                                                            float(fired_at))],
                                   client=pipe)
-                    self.stm.append(agent_id, session, [("system", prompt.decode())],
-                                    client=pipe, now=now)
+                    self._stm_append(*self.stm.call(agent_id, session, [("system", prompt)],
+                                                    now), client=pipe)
                     if webhook_url:
                         pipe.hset(run, "webhook_status", "pending")
                         self._enqueue_webhook(pipe, agent_id, name, scheduled_for)
@@ -115,17 +128,18 @@ class Delivery:
                     continue
 
     @staticmethod
-    def _stm_session(pipe: Any, agent_id: str) -> str:
+    def _stm_session(pipe: Pipeline, agent_id: str) -> str:
         """The agent's current STM session: the one last written, else its live session."""
         current = pipe.get(keys.stm_current(agent_id)) or pipe.hget(keys.session(agent_id),
                                                                      "sid")
-        return current.decode() if current else "default"
+        return text(current) if current else DEFAULT_SESSION
 
-    def _enqueue_webhook(self, pipe: Any, agent_id: str, name: str, scheduled_for: int) -> None:
+    def _enqueue_webhook(self, pipe: Pipeline, agent_id: str, name: str,
+                         scheduled_for: int) -> None:
         intervals = list(self.settings.webhook_retry_intervals)
         self.queue.enqueue(
             post_webhook, agent_id, name, scheduled_for,
-            job_id=_job_id("webhook", agent_id, name, scheduled_for),
+            job_id=job_id("webhook", agent_id, name, scheduled_for),
             description=f"webhook {agent_id}/{name} for {iso(scheduled_for)}",
             retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
             job_timeout=int(self.settings.webhook_timeout) + 30,

@@ -20,17 +20,20 @@ record, so even a job RQ runs twice delivers once.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import cast
 
 import redis
+from redis import Redis
+from redis.client import Pipeline
 from redis.exceptions import WatchError
 from rq import Queue, Retry
 
 from memanto_redis.shared.infra import keys
 from memanto_redis.shared.infra.connection import connect
+from memanto_redis.shared.infra.replies import text
 from memanto_redis.shared.infra.settings import Settings
 from memanto_redis.shared.infra.times import iso
 from memanto_redis.shared.schedule import cron
@@ -50,7 +53,7 @@ BATCH = 100
 class Clock:
     """One turn fires every due schedule (up to a batch); `turn(now=...)` tests drive it."""
 
-    def __init__(self, redis: Any, queue: Queue, leader: Leadership | None = None,
+    def __init__(self, redis: Redis, queue: Queue, leader: Leadership | None = None,
                  runs_kept: int = 100) -> None:
         self.redis = redis
         self.queue = queue
@@ -59,18 +62,21 @@ class Clock:
 
     def turn(self, now: float | None = None) -> int:
         now = time.time() if now is None else now
-        due = self.redis.zrangebyscore(keys.SCHEDULES_DUE, "-inf", now, start=0, num=BATCH)
+        due = cast(list[bytes], self.redis.zrangebyscore(keys.SCHEDULES_DUE, "-inf", now,
+                                                         start=0, num=BATCH))
         return sum(self.fire(member, now) for member in due)
 
     def pause(self, now: float | None = None) -> float:
         """Seconds until the earliest schedule is due, at most MAX_PAUSE."""
         now = time.time() if now is None else now
-        first = self.redis.zrange(keys.SCHEDULES_DUE, 0, 0, withscores=True)
+        first = cast(list[tuple[bytes, float]],
+                     self.redis.zrange(keys.SCHEDULES_DUE, 0, 0, withscores=True))
         return min(MAX_PAUSE, max(0.0, first[0][1] - now)) if first else MAX_PAUSE
 
     def fire(self, member: bytes | str, now: float) -> bool:
         """Fire one schedule if it is still due; True when this call fired it."""
-        agent_id, name = split_member(member)
+        due = text(member)
+        agent_id, name = split_member(due)
         key = keys.schedule(agent_id, name)
         with self.redis.pipeline() as pipe:
             try:
@@ -78,19 +84,19 @@ class Clock:
                 if self.leader and pipe.get(keys.SCHEDULER_LEADER) != self.leader.token.encode():
                     return False
                 expression, timezone, next_run = pipe.hmget(key, "cron", "timezone", "next_run")
-                if next_run is None:
+                if next_run is None or expression is None or timezone is None:
                     # Deleted: drop what is left of it in the due set.
                     pipe.multi()
-                    pipe.zrem(keys.SCHEDULES_DUE, member)
+                    pipe.zrem(keys.SCHEDULES_DUE, due)
                     pipe.execute()
                     return False
                 if int(next_run) > now:
                     # Fired by another process since our read: follow its next_run.
                     pipe.multi()
-                    pipe.zadd(keys.SCHEDULES_DUE, {member: int(next_run)})
+                    pipe.zadd(keys.SCHEDULES_DUE, {due: int(next_run)})
                     pipe.execute()
                     return False
-                scheduled, following = cron.due(expression.decode(), timezone.decode(),
+                scheduled, following = cron.due(text(expression), text(timezone),
                                                 int(next_run), now)
                 self._commit(pipe, agent_id, name, scheduled, following, now)
             except WatchError:
@@ -100,16 +106,16 @@ class Clock:
             except ValueError as exc:
                 log.error("schedule %s/%s cannot be computed (%s); taking it off the clock",
                           agent_id, name, exc)
-                self.redis.zrem(keys.SCHEDULES_DUE, member)
+                self.redis.zrem(keys.SCHEDULES_DUE, due)
                 return False
         log.info("fired %s/%s for %s (next %s)", agent_id, name, iso(scheduled), iso(following))
         return True
 
-    def _commit(self, pipe: Any, agent_id: str, name: str, scheduled: int, following: int,
+    def _commit(self, pipe: Pipeline, agent_id: str, name: str, scheduled: int, following: int,
                 now: float) -> None:
         runs = keys.schedule_runs(agent_id, name)
         # The oldest runs that fall out of the kept window once this one is added.
-        dropped = [int(s) for s in pipe.zrange(runs, 0, -self.runs_kept)]
+        dropped = [int(s) for s in cast(list[bytes], pipe.zrange(runs, 0, -self.runs_kept))]
         pipe.multi()
         pipe.hset(keys.schedule(agent_id, name),
                   mapping={"next_run": following, "last_run": scheduled})
@@ -124,7 +130,7 @@ class Clock:
             pipe.delete(*[keys.schedule_run(agent_id, name, s) for s in dropped])
         self.queue.enqueue(
             jobs.deliver, agent_id, name, scheduled,
-            job_id=fire_job_id(agent_id, name, scheduled),
+            job_id=jobs.job_id("fire", agent_id, name, scheduled),
             description=f"deliver {agent_id}/{name} for {iso(scheduled)}",
             # Delivery is idempotent, so a retry (or RQ re-running a job whose worker died)
             # is safe.
@@ -135,13 +141,7 @@ class Clock:
         pipe.execute()
 
 
-def fire_job_id(agent_id: str, name: str, scheduled: int) -> str:
-    # RQ ids allow only letters, digits, - and _; agent and schedule names may hold dots.
-    digest = hashlib.sha256(f"{agent_id}/{name}/{scheduled}".encode()).hexdigest()[:32]
-    return f"memanto-fire-{digest}"
-
-
-def run(clock: Clock, leader: Leadership, should_stop: Any) -> None:
+def run(clock: Clock, leader: Leadership, should_stop: Callable[[], bool]) -> None:
     """Lead and fire, or stand by, until told to stop; a lost Redis is waited out."""
     try:
         while not should_stop():

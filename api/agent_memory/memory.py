@@ -12,13 +12,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from memanto_redis.api.agent_memory import answers
 from memanto_redis.api.agent_memory.models import LtmAddIn, LtmSearchIn, StmEntries, StmEntryIn
 from memanto_redis.api.auth import Caller, agent_access, services
 from memanto_redis.api.body import explain, parse, read_body
 from memanto_redis.api.query import whole
-from memanto_redis.shared.agent_memory.stm import CURRENT, check_session_id, current_md
+from memanto_redis.shared.agent_memory.stm import CURRENT, check_session_id
 from memanto_redis.shared.errors import InvalidInput
-from memanto_redis.shared.infra.times import iso
 
 STM_DEFAULT_LIMIT = 50
 STM_MAX_LIMIT = 1000
@@ -35,8 +35,8 @@ async def overview(request: Request) -> JSONResponse:
     name, _ = await _caller(request)
     svc = services(request)
     return JSONResponse({
-        "short_term": await svc.stm.summary(name),
-        "long_term": await svc.ltm.stats(name),
+        "short_term": answers.stm_summary(await svc.stm.summary(name)),
+        "long_term": answers.ltm_stats(await svc.ltm.stats(name)),
         "swarm": {"shared_facts": await svc.swarm.count()},
     })
 
@@ -62,13 +62,14 @@ async def stm_append(request: Request) -> JSONResponse:
                            "(or none, for the current one)")
     written = await svc.stm.append(name, sessions.pop(),
                                    [(e.role, e.content) for e in entries])
-    return JSONResponse({"success": True} | written, status_code=201)
+    return JSONResponse({"success": True} | answers.stm_session(written), status_code=201)
 
 
 async def stm_read(request: Request) -> JSONResponse:
     name, _ = await _caller(request)
     limit = whole(request, "limit", STM_DEFAULT_LIMIT, 1, STM_MAX_LIMIT)
-    return JSONResponse(await services(request).stm.read(name, _session(request), limit))
+    stm = await services(request).stm.read(name, _session(request), limit)
+    return JSONResponse(answers.stm_session(stm))
 
 
 async def stm_clear(request: Request) -> JSONResponse:
@@ -84,7 +85,7 @@ async def current(request: Request) -> JSONResponse:
     name, _ = await _caller(request)
     limit = whole(request, "limit", STM_DEFAULT_LIMIT, 1, STM_MAX_LIMIT)
     stm = await services(request).stm.read(name, _session(request), limit)
-    return JSONResponse({"content": current_md(stm["session_id"], stm["entries"])})
+    return JSONResponse({"content": answers.current_md(stm)})
 
 
 # -- long-term memory ---------------------------------------------------------------------
@@ -104,22 +105,13 @@ async def ltm_search(request: Request) -> JSONResponse:
     body = await parse(request, LtmSearchIn, svc.settings.max_body_bytes)
     vector = await svc.embed(body.query)
     found = await svc.ltm.search(name, vector, body.limit, body.threshold)
-    return JSONResponse({"results": [
-        {"id": m.memory_id, "content": m.content, "similarity": m.similarity,
-         "created_at": iso(m.created_at), "source": m.source} for m in found]})
+    return JSONResponse({"results": [answers.ltm_found(m) for m in found]})
 
 
 async def ltm_get(request: Request) -> JSONResponse:
     name, _ = await _caller(request)
     memory, dims = await services(request).ltm.get(name, request.path_params["id"])
-    return JSONResponse({
-        "id": memory.memory_id,
-        "content": memory.content,
-        "embedding_dimensions": dims,
-        "metadata": {"source": memory.source} | (memory.metadata or {}),
-        "created_at": iso(memory.created_at),
-        "status": memory.status,
-    })
+    return JSONResponse(answers.ltm_memory(memory, dims))
 
 
 async def ltm_delete(request: Request) -> JSONResponse:

@@ -46,7 +46,7 @@ class LtmAddIn(_Content):
 
     @field_validator("metadata")
     @classmethod
-    def _bounded(cls, value: dict | None) -> dict | None:
+    def _bounded(cls, value: dict[str, JsonValue] | None) -> dict[str, JsonValue] | None:
         if value is None:
             return None
         if len(value) > MAX_METADATA_KEYS:

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from memanto_redis.api.agent_memory import answers
 from memanto_redis.api.agent_memory.models import ScheduleIn
 from memanto_redis.api.auth import agent_access, services
 from memanto_redis.api.body import parse
@@ -20,7 +21,8 @@ from memanto_redis.shared.schedule.inbox import MAX_COUNT, MAX_WAIT, STREAM_ID_R
 async def list_schedules(request: Request) -> JSONResponse:
     agent_id = request.path_params["name"]
     await agent_access(request, agent_id)
-    return JSONResponse({"schedules": await services(request).schedules.list(agent_id)})
+    schedules = await services(request).schedules.all(agent_id)
+    return JSONResponse({"schedules": [answers.schedule(s) for s in schedules]})
 
 
 async def create_schedule(request: Request) -> JSONResponse:
@@ -30,14 +32,14 @@ async def create_schedule(request: Request) -> JSONResponse:
     body = await parse(request, ScheduleIn, svc.settings.max_body_bytes)
     schedule = await svc.schedules.create(agent_id, body.name, body.cron, body.prompt,
                                           body.timezone, body.webhook_url)
-    return JSONResponse(schedule, status_code=201)
+    return JSONResponse(answers.schedule(schedule), status_code=201)
 
 
 async def get_schedule(request: Request) -> JSONResponse:
     agent_id = request.path_params["name"]
     await agent_access(request, agent_id)
-    schedule = request.path_params["schedule"]
-    return JSONResponse(await services(request).schedules.get(agent_id, schedule))
+    schedule = await services(request).schedules.get(agent_id, request.path_params["schedule"])
+    return JSONResponse(answers.schedule(schedule))
 
 
 async def delete_schedule(request: Request) -> JSONResponse:
@@ -55,7 +57,7 @@ async def list_runs(request: Request) -> JSONResponse:
     schedule = request.path_params["schedule"]
     limit = _limit(request, svc.settings.schedule_runs_kept)
     runs = await svc.schedules.runs(agent_id, schedule, limit)
-    return JSONResponse({"schedule": schedule, "runs": runs})
+    return JSONResponse({"schedule": schedule, "runs": [answers.run(r) for r in runs]})
 
 
 async def read_inbox(request: Request) -> JSONResponse:
@@ -70,7 +72,8 @@ async def read_inbox(request: Request) -> JSONResponse:
     wait = bounded(request.query_params.get("wait"), field="wait", default=0.0, low=0,
                    high=MAX_WAIT, parse=float, what="a number of seconds")
     limit = whole(request, "limit", 100, 1, MAX_COUNT)
-    return JSONResponse(await services(request).inbox.read(agent_id, after, wait, limit))
+    messages = await services(request).inbox.read(agent_id, after, wait, limit)
+    return JSONResponse(answers.inbox(messages))
 
 
 def _limit(request: Request, most: int) -> int:

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from memanto_redis.api.agent_memory import answers
 from memanto_redis.api.agent_memory.models import SwarmFactIn, SwarmSearchIn
 from memanto_redis.api.auth import key_or_session, services
 from memanto_redis.api.body import parse
@@ -27,14 +28,14 @@ async def add_fact(request: Request) -> JSONResponse:
     source = svc.swarm.source_for(body.source_agent, caller.agent_id, caller.key_name)
     vector = await svc.embed(body.content)
     fact = await svc.swarm.add(body.content, source, body.ttl_seconds, vector)
-    return JSONResponse({"success": True, "message": "Fact added"} | fact, status_code=201)
+    return JSONResponse({"success": True, "message": "Fact added"} | answers.fact(fact),
+                        status_code=201)
 
 
 async def list_facts(request: Request) -> JSONResponse:
     await key_or_session(request)
     limit = whole(request, "limit", LIST_DEFAULT_LIMIT, 1, LIST_MAX_LIMIT)
-    facts = await services(request).swarm.list(limit)
-    return JSONResponse({"facts": facts, "count": len(facts)})
+    return JSONResponse(answers.facts(await services(request).swarm.newest(limit)))
 
 
 async def search(request: Request) -> JSONResponse:
@@ -42,8 +43,8 @@ async def search(request: Request) -> JSONResponse:
     svc = services(request)
     body = await parse(request, SwarmSearchIn, svc.settings.max_body_bytes)
     vector = await svc.embed(body.query)
-    facts = await svc.swarm.search(vector, body.limit, body.threshold)
-    return JSONResponse({"query": body.query, "facts": facts, "count": len(facts)})
+    found = await svc.swarm.search(vector, body.limit, body.threshold)
+    return JSONResponse(answers.facts(found, query=body.query))
 
 
 async def clear(request: Request) -> JSONResponse:

@@ -6,6 +6,7 @@ and the memory is searchable once indexed; reads, search and deletes are those o
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
@@ -22,6 +23,14 @@ from memanto_redis.shared.memory.store import MemoryStore
 # Records MEMORY USAGE is asked about to estimate an agent's size (see stats).
 SIZE_SAMPLE = 16
 FLOAT32_BYTES = 4
+
+
+@dataclass(frozen=True, slots=True)
+class LtmStats:
+    """How many memories an agent holds, and about how much room they take."""
+
+    entries_count: int
+    size_kb: float
 
 
 class LongTermMemory:
@@ -56,7 +65,7 @@ class LongTermMemory:
         if not await self.editor.delete(agent_id, memory_id):
             raise NotFound(f"memory {memory_id!r} not found")
 
-    async def stats(self, agent_id: str) -> dict:
+    async def stats(self, agent_id: str) -> LtmStats:
         """How many memories, and their size: MEMORY USAGE of a random sample of records
         (vector, text and metadata), scaled to the count. Index structures not included."""
         ids_key = keys.memory_ids(agent_id)
@@ -65,7 +74,7 @@ class LongTermMemory:
             pipe.srandmember(ids_key, SIZE_SAMPLE)
             count, sample = await pipe.execute()
         if not sample:
-            return {"entries_count": int(count), "size_kb": 0.0}
+            return LtmStats(int(count), 0.0)
         async with self.redis.pipeline(transaction=False) as pipe:
             for raw in sample:
                 memory_id = raw.decode()
@@ -75,7 +84,7 @@ class LongTermMemory:
         # Each id is either indexed or queued; one gone meanwhile counts for neither.
         sizes = [a or b for a, b in zip(usages[::2], usages[1::2], strict=True) if a or b]
         average = sum(sizes) / len(sizes) if sizes else 0
-        return {"entries_count": int(count), "size_kb": round(average * count / 1024, 1)}
+        return LtmStats(int(count), round(average * count / 1024, 1))
 
     async def clear(self, agent_id: str) -> int:
         return await self.agents.delete_memories(agent_id)

@@ -1,8 +1,8 @@
 """Short-term memory: per agent and session, newest N entries, expiring when idle.
 
-`StmWriter.append` queues the write on whatever client or pipeline it is given, sync or
-asyncio, so the web process and the RQ jobs share one way of writing it; `ShortTermMemory`
-reads, summarises and clears for the web process.
+`StmWriter` says how an append is written (the STM_APPEND script's keys and arguments), so
+the web process (on its asyncio client) and the RQ jobs (in their sync pipeline) write
+entries alike; `ShortTermMemory` writes, reads, summarises and clears for the web process.
 """
 
 from __future__ import annotations
@@ -10,15 +10,20 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
+
+from redis.asyncio import Redis
+from redis.typing import EncodableT, KeyT
 
 from memanto_redis.shared.infra import keys, scripts
-from memanto_redis.shared.infra.times import iso
 
 # STM session ids: the v2 session ids (UUIDs) and names like "sess_abc123". No ':' so a
 # session's keys never collide with another's; "current" is the alias of the current one.
 SESSION_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 CURRENT = "current"
+# The session a write goes to when the agent has neither a recent one nor a live session.
+DEFAULT_SESSION = "default"
 Role = Literal["user", "assistant", "system", "tool"]
 
 
@@ -29,48 +34,59 @@ def check_session_id(value: str) -> str:
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class StmEntry:
+    """One message of a session; `id` counts up from 1 within the session."""
 
+    id: int
+    role: str
+    content: str
+    timestamp: float
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> StmEntry:
+        """A stored entry, as STM_APPEND encodes it: {id, role, content, timestamp}."""
+        stored = json.loads(raw)
+        return cls(id=int(stored["id"]), role=stored["role"], content=stored["content"],
+                   timestamp=float(stored["timestamp"]))
+
+
+@dataclass(frozen=True, slots=True)
+class StmSession:
+    """A session's entries (all written, or the newest read), oldest first."""
+
+    session_id: str
+    entries: tuple[StmEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StmSummary:
+    """The current session: how many entries it holds and when the newest was written."""
+
+    session_id: str
+    entries_count: int
+    last_updated: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class StmWriter:
-    def __init__(self, redis: Any, max_entries: int, idle_seconds: int) -> None:
-        self._script = redis.register_script(scripts.STM_APPEND)
-        self.max_entries = max_entries
-        self.idle_seconds = idle_seconds
+    """How an append is written: each session keeps its newest `max_entries` and expires
+    `idle_seconds` after its last write."""
 
-    def append(self, agent_id: str, session_id: str, entries: list[tuple[str, str]],
-               client: Any = None, now: float | None = None) -> Any:
-        """Append (role, content) pairs; returns the script call (await it on asyncio, or
-        read it from the pipeline's results)."""
+    max_entries: int
+    idle_seconds: int
+
+    def call(self, agent_id: str, session_id: str, entries: list[tuple[str, str]],
+             now: float) -> tuple[list[KeyT], list[EncodableT]]:
+        """The STM_APPEND keys and arguments that append (role, content) pairs at `now`;
+        the script answers the first new entry's id."""
         # To the millisecond, which the script's JSON keeps exactly (it keeps 14 digits).
-        now = round(time.time() if now is None else now, 3)
-        args: list[Any] = [self.max_entries, self.idle_seconds, session_id, repr(now)]
+        args: list[EncodableT] = [self.max_entries, self.idle_seconds, session_id,
+                                  repr(round(now, 3))]
         for role, content in entries:
             args += [role, content]
-        return self._script(
-            keys=[keys.stm(agent_id, session_id), keys.stm_seq(agent_id, session_id),
-                  keys.stm_current(agent_id), keys.stm_sessions(agent_id)],
-            args=args, client=client,
-        )
-
-
-# How current.md names each role's speaker (the seed shows User and Agent).
-SPEAKERS = {"user": "User", "assistant": "Agent", "system": "System", "tool": "Tool"}
-DEFAULT_SESSION = "default"
-
-
-def entry(raw: bytes | str) -> dict:
-    """A stored entry in the seed's shape: {id, role, content, timestamp}."""
-    stored = json.loads(raw)
-    return {"id": int(stored["id"]), "role": stored["role"], "content": stored["content"],
-            "timestamp": iso(stored["timestamp"])}
-
-
-def current_md(session_id: str, entries: list[dict]) -> str:
-    """The human-readable context file (current.md) of a session's recent messages."""
-    parts = ["# Agent Short-Term Memory Context", f"## Session: {session_id}",
-             "### Recent Messages"]
-    parts += [f"**{SPEAKERS.get(e['role'], e['role'].title())}:** {e['content']}"
-              for e in entries] or ["_No messages yet._"]
-    return "\n\n".join(parts) + "\n"
+        return ([keys.stm(agent_id, session_id), keys.stm_seq(agent_id, session_id),
+                 keys.stm_current(agent_id), keys.stm_sessions(agent_id)], args)
 
 
 class ShortTermMemory:
@@ -80,9 +96,10 @@ class ShortTermMemory:
     session, else "default"; a write without a session goes there.
     """
 
-    def __init__(self, redis: Any, max_entries: int, idle_seconds: int) -> None:
+    def __init__(self, redis: Redis, max_entries: int, idle_seconds: int) -> None:
         self.redis = redis
-        self.writer = StmWriter(redis, max_entries, idle_seconds)
+        self.writer = StmWriter(max_entries, idle_seconds)
+        self._append = redis.register_script(scripts.STM_APPEND)
 
     async def current_session(self, agent_id: str) -> str:
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -99,28 +116,29 @@ class ShortTermMemory:
         return session
 
     async def append(self, agent_id: str, session: str | None,
-                     entries: list[tuple[str, str]]) -> dict:
+                     entries: list[tuple[str, str]]) -> StmSession:
+        """Append (role, content) pairs; returns the entries as written."""
         session_id = await self.resolve(agent_id, session)
         now = round(time.time(), 3)
-        first = int(await self.writer.append(agent_id, session_id, entries, now=now))
-        return {"session_id": session_id, "entries": [
-            {"id": first + i, "role": role, "content": content, "timestamp": iso(now)}
-            for i, (role, content) in enumerate(entries)]}
+        first = int(await self._append(*self.writer.call(agent_id, session_id, entries, now)))
+        return StmSession(session_id, tuple(
+            StmEntry(id=first + i, role=role, content=content, timestamp=now)
+            for i, (role, content) in enumerate(entries)))
 
-    async def read(self, agent_id: str, session: str | None, limit: int) -> dict:
+    async def read(self, agent_id: str, session: str | None, limit: int) -> StmSession:
         """The session's newest `limit` entries, oldest first."""
         session_id = await self.resolve(agent_id, session)
         raw = await self.redis.lrange(keys.stm(agent_id, session_id), -limit, -1)
-        return {"session_id": session_id, "entries": [entry(item) for item in raw]}
+        return StmSession(session_id, tuple(StmEntry.from_json(item) for item in raw))
 
-    async def summary(self, agent_id: str) -> dict:
+    async def summary(self, agent_id: str) -> StmSummary:
         session_id = await self.current_session(agent_id)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.llen(keys.stm(agent_id, session_id))
             pipe.lindex(keys.stm(agent_id, session_id), -1)
             count, newest = await pipe.execute()
-        return {"session_id": session_id, "entries_count": int(count),
-                "last_updated": entry(newest)["timestamp"] if newest else None}
+        return StmSummary(session_id, int(count),
+                          StmEntry.from_json(newest).timestamp if newest else None)
 
     async def clear(self, agent_id: str, session: str | None = None) -> int:
         """Remove one session (by id or "current"), or with None every session of the
@@ -129,7 +147,7 @@ class ShortTermMemory:
             sessions = [await self.resolve(agent_id, session)]
         else:
             members = await self.redis.smembers(keys.stm_sessions(agent_id))
-            sessions = [m.decode() for m in members]
+            sessions = [m.decode() if isinstance(m, bytes) else m for m in members]
         async with self.redis.pipeline(transaction=True) as pipe:
             for session_id in sessions:
                 pipe.unlink(keys.stm(agent_id, session_id))

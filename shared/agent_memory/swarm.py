@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
+from redis.asyncio import Redis
 from redisvl.index import AsyncSearchIndex
 from redisvl.query import CountQuery, FilterQuery, VectorQuery
 from redisvl.query.filter import FilterExpression, Num
@@ -19,7 +22,7 @@ from redisvl.schema import IndexSchema
 
 from memanto_redis.shared.errors import Forbidden
 from memanto_redis.shared.infra import keys
-from memanto_redis.shared.infra.times import iso
+from memanto_redis.shared.memory.store import similarity
 
 FACT_FIELDS = ["fact_id", "source_agent", "content", "created_at", "expires_at"]
 _CLEAR_CHUNK = 1000
@@ -43,7 +46,7 @@ def swarm_schema(dims: int) -> IndexSchema:
     })
 
 
-async def ensure_swarm_index(client: Any, dims: int) -> AsyncSearchIndex:
+async def ensure_swarm_index(client: Redis, dims: int) -> AsyncSearchIndex:
     """Create the index unless it exists; several processes may race here harmlessly."""
     index = AsyncSearchIndex(swarm_schema(dims), redis_client=client)
     if not await index.exists():
@@ -59,22 +62,32 @@ def _live(now: float) -> FilterExpression:
     return Num("expires_ts") > now
 
 
-def _shape(hit: dict, now: float) -> dict:
-    expires = float(hit["expires_at"])
-    return {
-        "id": int(hit["fact_id"]),
-        "source_agent": hit["source_agent"],
-        "content": hit["content"],
-        "created_at": iso(hit["created_at"]),
-        "expires_at": iso(expires),
-        "ttl_seconds": max(0, math.ceil(expires - now)),
-    }
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """A swarm fact as read at one moment: `ttl_seconds` is what was left of it then, and
+    `similarity` is set when a search found it."""
+
+    id: int
+    source_agent: str
+    content: str
+    created_at: float
+    expires_at: float
+    ttl_seconds: int
+    similarity: float | None = None
+
+    @classmethod
+    def from_hit(cls, hit: Mapping[str, Any], now: float) -> Fact:
+        """An index hit (or the fields just written), as of `now`."""
+        expires = float(hit["expires_at"])
+        return cls(id=int(hit["fact_id"]), source_agent=str(hit["source_agent"]),
+                   content=str(hit["content"]), created_at=float(hit["created_at"]),
+                   expires_at=expires, ttl_seconds=max(0, math.ceil(expires - now)))
 
 
 class SwarmStore:
     """Takes an asyncio Redis client and the swarm index."""
 
-    def __init__(self, redis: Any, index: AsyncSearchIndex, default_ttl: int,
+    def __init__(self, redis: Redis, index: AsyncSearchIndex, default_ttl: int,
                  max_ttl: int) -> None:
         self.redis = redis
         self.index = index
@@ -96,7 +109,7 @@ class SwarmStore:
         return source
 
     async def add(self, content: str, source_agent: str, ttl_seconds: int | None,
-                  vector: bytes) -> dict:
+                  vector: bytes) -> Fact:
         ttl = self.ttl_for(ttl_seconds)
         fact_id = await self.redis.incr(keys.SWARM_SEQ)
         now = time.time()
@@ -112,19 +125,19 @@ class SwarmStore:
             })
             pipe.pexpireat(key, expires_ms)
             await pipe.execute()
-        return _shape({"fact_id": fact_id, "source_agent": source_agent, "content": content,
-                       "created_at": now, "expires_at": expires}, now)
+        return Fact(id=fact_id, source_agent=source_agent, content=content, created_at=now,
+                    expires_at=expires, ttl_seconds=max(0, math.ceil(expires - now)))
 
-    async def list(self, limit: int) -> list[dict]:
+    async def newest(self, limit: int) -> list[Fact]:
         """Live facts, newest first."""
         now = time.time()
         query = FilterQuery(filter_expression=_live(now), return_fields=FACT_FIELDS,
                             num_results=limit)
         query.sort_by("created_ts", asc=False)
-        return [_shape(hit, now) for hit in await self.index.query(query) if _whole(hit)]
+        return [Fact.from_hit(hit, now) for hit in await self.index.query(query) if _whole(hit)]
 
     async def search(self, vector: bytes, limit: int,
-                     threshold: float | None = None) -> list[dict]:
+                     threshold: float | None = None) -> list[Fact]:
         """Live facts by meaning, best first, with their cosine similarity."""
         now = time.time()
         query = VectorQuery(vector=vector, vector_field_name="embedding",
@@ -134,9 +147,9 @@ class SwarmStore:
         for hit in await self.index.query(query):
             if not _whole(hit):
                 continue
-            similarity = round(min(1.0, max(0.0, 1.0 - float(hit["vector_distance"]))), 6)
-            if threshold is None or similarity >= threshold:
-                found.append(_shape(hit, now) | {"similarity": similarity})
+            score = similarity(hit["vector_distance"])
+            if threshold is None or score >= threshold:
+                found.append(replace(Fact.from_hit(hit, now), similarity=score))
         return found
 
     async def count(self) -> int:
@@ -145,7 +158,7 @@ class SwarmStore:
     async def clear(self) -> int:
         """Remove every fact (expired ones not yet reaped too); returns how many were live."""
         live = await self.count()
-        previous: list = []
+        previous: list[str] = []
         while True:
             query = FilterQuery(filter_expression=FilterExpression("*"),
                                 num_results=_CLEAR_CHUNK).no_content()
@@ -157,6 +170,6 @@ class SwarmStore:
             previous = found
 
 
-def _whole(hit: dict) -> bool:
+def _whole(hit: Mapping[str, Any]) -> bool:
     # A fact whose key vanished between matching and loading comes back without fields.
     return all(hit.get(name) is not None for name in FACT_FIELDS)

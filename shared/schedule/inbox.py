@@ -10,17 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, cast
 
 import redis.asyncio as aredis
+from redis.typing import EncodableT, KeyT, StreamIdT
 
 from memanto_redis.shared.errors import Busy
 from memanto_redis.shared.infra import keys
-from memanto_redis.shared.infra.times import iso
+from memanto_redis.shared.infra.replies import text, text_fields
 
 STREAM_ID_RE = re.compile(r"^\d{1,20}(-\d{1,20})?$")
 MAX_WAIT = 30.0
 MAX_COUNT = 1000
+
+# XREAD's reply: per stream, its name and its entries (id, field/value pairs).
+_StreamReply = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]
 
 
 class InboxBusy(Busy):
@@ -29,46 +35,61 @@ class InboxBusy(Busy):
     retry_after = 1
 
 
-def entry_fields(schedule: str, prompt: str, scheduled_for: int, fired_at: float) -> list:
+def entry_fields(schedule: str, prompt: str, scheduled_for: int,
+                 fired_at: float) -> list[EncodableT]:
     """A fired prompt as stream field/value pairs (written by workers/jobs.py)."""
     return ["schedule", schedule, "prompt", prompt, "scheduled_for", scheduled_for,
             "fired_at", repr(fired_at)]
 
 
-def shape(entry_id: bytes, fields: dict) -> dict:
-    def text(name: str) -> str | None:
-        value = fields.get(name.encode())
-        return value.decode() if value is not None else None
+@dataclass(frozen=True, slots=True)
+class InboxMessage:
+    """A prompt one of the agent's schedules fired; `id` is its stream entry id."""
 
-    return {
-        "id": entry_id.decode(),
-        "schedule": text("schedule"),
-        "prompt": text("prompt"),
-        "scheduled_for": iso(text("scheduled_for")),
-        "fired_at": iso(text("fired_at")),
-    }
+    id: str
+    schedule: str
+    prompt: str
+    scheduled_for: float
+    fired_at: float
+
+    @classmethod
+    def from_entry(cls, entry_id: bytes | str, raw: Mapping[Any, Any]) -> InboxMessage:
+        """A stream entry, as `entry_fields` wrote it."""
+        fields = text_fields(raw)
+        return cls(id=text(entry_id), schedule=fields["schedule"], prompt=fields["prompt"],
+                   scheduled_for=float(fields["scheduled_for"]),
+                   fired_at=float(fields["fired_at"]))
+
+
+@dataclass(frozen=True, slots=True)
+class InboxRead:
+    """Messages after the id a client passed, oldest first, and the id to pass next."""
+
+    messages: tuple[InboxMessage, ...]
+    last_id: str
 
 
 class Inbox:
-    def __init__(self, redis: Any, url: str, max_waiters: int) -> None:
+    def __init__(self, redis: aredis.Redis, url: str, max_waiters: int) -> None:
         self.redis = redis
         self._waiting = aredis.Redis.from_url(url, max_connections=max_waiters)
         self._slots = asyncio.Semaphore(max_waiters)
 
-    async def read(self, agent_id: str, after: str, wait: float, limit: int) -> dict:
-        stream = {keys.inbox(agent_id): after}
-        reply = await self.redis.xread(stream, count=limit)
+    async def read(self, agent_id: str, after: str, wait: float, limit: int) -> InboxRead:
+        stream: dict[KeyT, StreamIdT] = {keys.inbox(agent_id): after}
+        reply = cast(_StreamReply, await self.redis.xread(stream, count=limit))
         if not reply and wait > 0:
             if self._slots.locked():
                 raise InboxBusy("too many inbox requests are waiting; retry shortly")
             async with self._slots:
                 # An id (not "$") makes XREAD BLOCK return at once for anything newer than
                 # `after`, so a message that landed since the read above is not missed.
-                reply = await self._waiting.xread(stream, count=limit,
-                                                  block=max(1, int(wait * 1000)))
+                reply = cast(_StreamReply, await self._waiting.xread(
+                    stream, count=limit, block=max(1, int(wait * 1000))))
         entries = reply[0][1] if reply else []
-        messages = [shape(entry_id, fields) for entry_id, fields in entries]
-        return {"messages": messages, "last_id": messages[-1]["id"] if messages else after}
+        messages = tuple(InboxMessage.from_entry(entry_id, fields)
+                         for entry_id, fields in entries)
+        return InboxRead(messages, messages[-1].id if messages else after)
 
     async def close(self) -> None:
         await self._waiting.aclose()

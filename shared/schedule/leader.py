@@ -13,7 +13,8 @@ import os
 import socket
 import time
 import uuid
-from typing import Any
+
+from redis import Redis
 
 from memanto_redis.shared.infra import scripts
 
@@ -21,7 +22,7 @@ log = logging.getLogger("memanto.leader")
 
 
 class Leadership:
-    def __init__(self, redis: Any, key: str, ttl_ms: int) -> None:
+    def __init__(self, redis: Redis, key: str, ttl_ms: int) -> None:
         self.redis = redis
         self.key = key
         self.ttl_ms = ttl_ms

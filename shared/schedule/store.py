@@ -11,14 +11,17 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, cast
 from urllib.parse import urlsplit
 
+from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
 from memanto_redis.shared.errors import Conflict, InvalidInput, NotFound
 from memanto_redis.shared.infra import keys, scripts
-from memanto_redis.shared.infra.times import iso
+from memanto_redis.shared.infra.replies import text, text_fields
 from memanto_redis.shared.schedule import cron
 
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -45,58 +48,99 @@ def check_webhook_url(url: str) -> str:
     return url
 
 
-def _text(raw: dict, name: str) -> str | None:
-    value = raw.get(name.encode())
-    return value.decode() if value else None
+def _text(fields: Mapping[str, str], name: str) -> str | None:
+    """A field of a hash; absent and empty alike are None."""
+    return fields.get(name) or None
 
 
-def shape(raw: dict) -> dict:
-    """A schedule as the API shows it; the webhook secret never leaves after creation."""
-    return {
-        "name": _text(raw, "name"),
-        "cron": _text(raw, "cron"),
-        "prompt": _text(raw, "prompt"),
-        "timezone": _text(raw, "timezone"),
-        "webhook_url": _text(raw, "webhook_url"),
-        "next_run": iso(_text(raw, "next_run")),
-        "last_run": iso(_text(raw, "last_run")),
-        "run_count": int(_text(raw, "run_count") or 0),
-        "created_at": iso(_text(raw, "created_at")),
-    }
+def _time(fields: Mapping[str, str], name: str) -> float | None:
+    value = _text(fields, name)
+    return float(value) if value else None
 
 
-def shape_run(raw: dict) -> dict:
-    webhook = None
-    if _text(raw, "webhook_status"):
-        http_status = _text(raw, "webhook_http_status")
-        webhook = {
-            "status": _text(raw, "webhook_status"),
-            "attempts": int(_text(raw, "webhook_attempts") or 0),
-            "http_status": int(http_status) if http_status else None,
-            "error": _text(raw, "webhook_error"),
-            "last_attempt_at": iso(_text(raw, "webhook_last_attempt_at")),
-            "delivered_at": iso(_text(raw, "webhook_delivered_at")),
-        }
-    return {
-        "scheduled_for": iso(_text(raw, "scheduled_for")),
-        "fired_at": iso(_text(raw, "fired_at")),
-        "status": _text(raw, "status"),
-        "delivered_at": iso(_text(raw, "delivered_at")),
-        "inbox_id": _text(raw, "inbox_id"),
-        "webhook": webhook,
-    }
+def _count(fields: Mapping[str, str], name: str) -> int:
+    return int(_text(fields, name) or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """A cron schedule. Its webhook secret is set only on the schedule `create` returns:
+    receivers need it once, to verify signatures, and no later read holds it."""
+
+    name: str
+    cron: str
+    prompt: str
+    timezone: str
+    webhook_url: str | None
+    next_run: float
+    last_run: float | None
+    run_count: int
+    created_at: float
+    webhook_secret: str | None = None
+
+    @classmethod
+    def from_hash(cls, raw: Mapping[Any, Any]) -> Schedule:
+        """A schedule hash as HGETALL gives it (the secret left out)."""
+        f = text_fields(raw)
+        return cls(name=f["name"], cron=f["cron"], prompt=f["prompt"], timezone=f["timezone"],
+                   webhook_url=_text(f, "webhook_url"), next_run=float(f["next_run"]),
+                   last_run=_time(f, "last_run"), run_count=_count(f, "run_count"),
+                   created_at=float(f["created_at"]))
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookOutcome:
+    """Where a run's webhook stands: pending, retrying, delivered or failed."""
+
+    status: str
+    attempts: int
+    http_status: int | None
+    error: str | None
+    last_attempt_at: float | None
+    delivered_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One fire of a schedule: queued by the scheduler, delivered by the jobs process."""
+
+    scheduled_for: float
+    fired_at: float
+    status: str  # queued | delivered
+    delivered_at: float | None
+    inbox_id: str | None
+    webhook: WebhookOutcome | None
+
+    @classmethod
+    def from_hash(cls, raw: Mapping[Any, Any]) -> Run:
+        """A run hash as HGETALL gives it."""
+        f = text_fields(raw)
+        webhook = None
+        status = _text(f, "webhook_status")
+        if status:
+            http_status = _text(f, "webhook_http_status")
+            webhook = WebhookOutcome(
+                status=status, attempts=_count(f, "webhook_attempts"),
+                http_status=int(http_status) if http_status else None,
+                error=_text(f, "webhook_error"),
+                last_attempt_at=_time(f, "webhook_last_attempt_at"),
+                delivered_at=_time(f, "webhook_delivered_at"))
+        return cls(scheduled_for=float(f["scheduled_for"]), fired_at=float(f["fired_at"]),
+                   status=f["status"], delivered_at=_time(f, "delivered_at"),
+                   inbox_id=_text(f, "inbox_id"), webhook=webhook)
 
 
 class ScheduleStore:
     """Schedules in Redis; takes an asyncio Redis client."""
 
-    def __init__(self, redis: Any, max_schedules: int = 100) -> None:
+    def __init__(self, redis: Redis, max_schedules: int = 100) -> None:
         self.redis = redis
         self.max_schedules = max_schedules
         self._create = redis.register_script(scripts.CREATE_SCHEDULE)
 
     async def create(self, agent_id: str, name: str, cron_expr: str, prompt: str,
-                     timezone: str = "UTC", webhook_url: str | None = None) -> dict:
+                     timezone: str = "UTC", webhook_url: str | None = None) -> Schedule:
+        """The new schedule, with its webhook secret when it has a webhook."""
         now = time.time()
         try:
             next_run = cron.next_slot(cron_expr, timezone, now)
@@ -104,7 +148,7 @@ class ScheduleStore:
             raise InvalidInput(f"invalid request: cron: {exc}", [
                 {"field": "cron", "message": str(exc), "type": "value_error"}]) from None
         secret = "whsec_" + secrets.token_urlsafe(32) if webhook_url else ""
-        fields = {"name": name, "cron": cron_expr, "prompt": prompt,
+        fields: dict[str, str | int] = {"name": name, "cron": cron_expr, "prompt": prompt,
                   "timezone": timezone, "webhook_url": webhook_url or "",
                   "secret": secret, "created_at": repr(now), "next_run": next_run,
                   "run_count": 0}
@@ -120,36 +164,36 @@ class ScheduleStore:
         if created == 2:
             raise Conflict(f"agent {agent_id!r} already has {self.max_schedules} schedules, "
                            "the most allowed")
-        record = shape({k.encode(): str(v).encode() for k, v in fields.items()})
-        if secret:
-            # Shown once: receivers need it to verify signatures; no later answer holds it.
-            record["webhook_secret"] = secret
-        return record
+        return Schedule(name=name, cron=cron_expr, prompt=prompt, timezone=timezone,
+                        webhook_url=webhook_url or None, next_run=next_run, last_run=None,
+                        run_count=0, created_at=now, webhook_secret=secret or None)
 
-    async def list(self, agent_id: str) -> list[dict]:
-        names = await self.redis.zrange(keys.schedules(agent_id), 0, -1)
+    async def all(self, agent_id: str) -> list[Schedule]:
+        """The agent's schedules, oldest first."""
+        names = await self._names(agent_id)
         async with self.redis.pipeline(transaction=False) as pipe:
             for name in names:
-                pipe.hgetall(keys.schedule(agent_id, name.decode()))
+                pipe.hgetall(keys.schedule(agent_id, name))
             replies = await pipe.execute()
-        return [shape(raw) for raw in replies if raw]
+        return [Schedule.from_hash(raw) for raw in replies if raw]
 
-    async def get(self, agent_id: str, name: str) -> dict:
+    async def get(self, agent_id: str, name: str) -> Schedule:
         raw = await self.redis.hgetall(keys.schedule(agent_id, name)) if NAME_RE.match(
             name) else None
         if not raw:
             raise NotFound(f"schedule {name!r} not found")
-        return shape(raw)
+        return Schedule.from_hash(raw)
 
-    async def runs(self, agent_id: str, name: str, limit: int) -> list[dict]:
+    async def runs(self, agent_id: str, name: str, limit: int) -> list[Run]:
         """The schedule's newest runs first."""
         await self.get(agent_id, name)
-        stamps = await self.redis.zrevrange(keys.schedule_runs(agent_id, name), 0, limit - 1)
+        stamps = cast(list[bytes], await self.redis.zrevrange(
+            keys.schedule_runs(agent_id, name), 0, limit - 1))
         async with self.redis.pipeline(transaction=False) as pipe:
             for stamp in stamps:
                 pipe.hgetall(keys.schedule_run(agent_id, name, int(stamp)))
             replies = await pipe.execute()
-        return [shape_run(raw) for raw in replies if raw]
+        return [Run.from_hash(raw) for raw in replies if raw]
 
     async def delete(self, agent_id: str, name: str) -> None:
         if not NAME_RE.match(name) or not await self._delete(agent_id, name):
@@ -158,10 +202,15 @@ class ScheduleStore:
     async def delete_all(self, agent_id: str) -> int:
         """Remove every schedule of the agent (and its inbox); returns how many schedules."""
         removed = 0
-        for name in await self.redis.zrange(keys.schedules(agent_id), 0, -1):
-            removed += await self._delete(agent_id, name.decode())
+        for name in await self._names(agent_id):
+            removed += await self._delete(agent_id, name)
         await self.redis.unlink(keys.schedules(agent_id), keys.inbox(agent_id))
         return removed
+
+    async def _names(self, agent_id: str) -> list[str]:
+        """The agent's schedule names, oldest first."""
+        names = cast(list[bytes], await self.redis.zrange(keys.schedules(agent_id), 0, -1))
+        return [text(name) for name in names]
 
     async def _delete(self, agent_id: str, name: str) -> bool:
         key, runs_key = keys.schedule(agent_id, name), keys.schedule_runs(agent_id, name)
@@ -173,7 +222,7 @@ class ScheduleStore:
                     await pipe.watch(key, runs_key)
                     if not await pipe.exists(key):
                         return False
-                    stamps = await pipe.zrange(runs_key, 0, -1)
+                    stamps = cast(list[bytes], await pipe.zrange(runs_key, 0, -1))
                     pipe.multi()
                     pipe.delete(key, runs_key, *[keys.schedule_run(agent_id, name, int(s))
                                                  for s in stamps])
