@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -9,6 +10,8 @@ from starlette.requests import Request
 from memanto_redis.api.services import Services
 from memanto_redis.shared.auth.sessions import authorize
 from memanto_redis.shared.auth.tokens import SessionClaims
+from memanto_redis.shared.errors import InvalidInput
+from memanto_redis.shared.memory.store import Once
 
 
 def services(request: Request) -> Services:
@@ -30,6 +33,21 @@ def session_claims(request: Request) -> SessionClaims:
     return services(request).signer.verify(request.headers.get("x-session-token"))
 
 
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def once(request: Request, caller: str) -> Once | None:
+    """The write's Idempotency-Key header, scoped to its caller; None without one."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not IDEMPOTENCY_KEY.match(key):
+        raise InvalidInput("Idempotency-Key must be 1-255 printable ASCII characters",
+                           [{"field": "Idempotency-Key", "message": "not a key",
+                             "type": "value_error"}])
+    return Once(caller, key)
+
+
 @dataclass(frozen=True)
 class Caller:
     """Who is calling: an API key (by name), or an agent through its live session."""
@@ -40,6 +58,11 @@ class Caller:
     @property
     def agent_id(self) -> str | None:
         return self.claims.agent_id if self.claims else None
+
+    @property
+    def name(self) -> str:
+        """Who, for scoping what a caller leaves behind (idempotency keys)."""
+        return f"agent.{self.claims.agent_id}" if self.claims else f"key.{self.key_name}"
 
 
 async def key_or_session(request: Request) -> Caller:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import uuid
 
@@ -51,7 +50,7 @@ def small_client(settings, vectorizer):
     """The app with a 3-entry STM cap and a 1-second idle expiry."""
     from memanto_redis.api.app import create_app
 
-    small = dataclasses.replace(settings, stm_max_entries=3, stm_idle_seconds=1)
+    small = settings.varied(stm_max_entries=3, stm_idle_seconds=1)
     with TestClient(create_app(small, vectorizer)) as test_client:
         yield test_client
 

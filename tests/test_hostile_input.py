@@ -153,7 +153,7 @@ def test_losing_redis_answers_503_on_search_routes_too(settings, vectorizer, tmp
 
     port = free_port()
     server = start_redis(port, tmp_path)
-    own = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{port}/0"})
+    own = settings.varied(redis_url=f"redis://127.0.0.1:{port}/0")
     try:
         with TestClient(create_app(own, vectorizer)) as app:
             agent = new_agent(app)

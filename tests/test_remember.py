@@ -166,13 +166,11 @@ def test_batch_of_100_is_one_round_of_writes(client, agent, r):
 
 
 def test_backpressure_answers_503_with_retry_after(settings, vectorizer, r):
-    from dataclasses import replace
-
     from starlette.testclient import TestClient
 
     from memanto_redis.api.app import create_app
 
-    with TestClient(create_app(replace(settings, max_backlog=3), vectorizer)) as tight:
+    with TestClient(create_app(settings.varied(max_backlog=3), vectorizer)) as tight:
         agent = new_agent(tight)
         for i in range(3):
             assert tight.post(_url(agent), json={"content": f"m{i}"},

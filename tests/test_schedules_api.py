@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -175,7 +174,7 @@ def test_auth_key_or_own_session_token(client):
 def test_schedules_per_agent_are_bounded(settings, vectorizer):
     from memanto_redis.api.app import create_app
 
-    small = dataclasses.replace(settings, max_schedules=2)
+    small = settings.varied(max_schedules=2)
     with TestClient(create_app(small, vectorizer)) as client:
         agent = new_agent(client)
         assert create(client, agent.agent_id, name="a").status_code == 201
@@ -256,7 +255,7 @@ def test_runs_limit_validation(client):
 def test_long_polls_beyond_the_bound_get_503(settings, vectorizer):
     from memanto_redis.api.app import create_app
 
-    small = dataclasses.replace(settings, inbox_max_waiters=1)
+    small = settings.varied(inbox_max_waiters=1)
     with TestClient(create_app(small, vectorizer)) as client, ThreadPoolExecutor(1) as pool:
         agent = new_agent(client)
         inbox = f"/api/agents/{agent.agent_id}/inbox"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from memanto_redis.shared.infra.settings import ConfigError, Settings
@@ -44,6 +42,7 @@ ENVIRONMENT = [
     ("claim_idle_ms", "MEMANTO_CLAIM_IDLE_MS", "1000", 1000),
     ("max_deliveries", "MEMANTO_MAX_DELIVERIES", "3", 3),
     ("max_backlog", "MEMANTO_MAX_BACKLOG", "0", 0),
+    ("idempotency_seconds", "MEMANTO_IDEMPOTENCY_SECONDS", "60", 60),
     ("embed_model", "MEMANTO_EMBED_MODEL", "/models/mine", "/models/mine"),
     ("web_embed_threads", "MEMANTO_WEB_EMBED_THREADS", "4", 4),
     ("max_body_bytes", "MEMANTO_MAX_BODY_BYTES", "1024", 1024),
@@ -101,7 +100,7 @@ def test_keyword_construction_and_replace():
     settings = Settings(redis_url="redis://given:1/0", api_key="key", jwt_secret=SECRET)
     assert (settings.redis_url, settings.api_key, settings.jwt_secret) == (
         "redis://given:1/0", "key", SECRET)
-    smaller = dataclasses.replace(settings, max_schedules=2, stm_max_entries=3)
+    smaller = settings.varied(max_schedules=2, stm_max_entries=3)
     assert (smaller.max_schedules, smaller.stm_max_entries) == (2, 3)
     assert (smaller.redis_url, smaller.api_key, smaller.jwt_secret) == (
         settings.redis_url, settings.api_key, settings.jwt_secret)
@@ -201,3 +200,8 @@ def test_require_secrets():
     with pytest.raises(ConfigError, match="^MEMANTO_JWT_SECRET must be at least 32 characters"):
         Settings.from_env({"MEMANTO_API_KEY": "k", "MEMANTO_JWT_SECRET": "short"}).require_secrets()
     Settings.from_env({"MEMANTO_API_KEY": "k", "MEMANTO_JWT_SECRET": SECRET}).require_secrets()
+
+
+def test_a_variant_is_checked_again():
+    with pytest.raises(ValueError):
+        Settings().varied(batch_size=0)

@@ -3,7 +3,6 @@ key expires, with no sweeper."""
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import uuid
 
@@ -44,7 +43,7 @@ def short_client(settings, vectorizer):
     """The app with a 1-second default TTL and a 2-second maximum."""
     from memanto_redis.api.app import create_app
 
-    short = dataclasses.replace(settings, swarm_default_ttl=1, swarm_max_ttl=2)
+    short = settings.varied(swarm_default_ttl=1, swarm_max_ttl=2)
     with TestClient(create_app(short, vectorizer)) as test_client:
         yield test_client
 

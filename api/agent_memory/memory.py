@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from memanto_redis.api.agent_memory import answers
 from memanto_redis.api.agent_memory.models import LtmAddIn, LtmSearchIn, StmEntries, StmEntryIn
-from memanto_redis.api.auth import Caller, agent_access, services
+from memanto_redis.api.auth import Caller, agent_access, once, services
 from memanto_redis.api.body import explain, parse, read_body
 from memanto_redis.api.query import whole
 from memanto_redis.shared.agent_memory.stm import CURRENT, check_session_id
@@ -94,7 +94,8 @@ async def ltm_add(request: Request) -> JSONResponse:
     name, caller = await _caller(request)
     svc = services(request)
     body = await parse(request, LtmAddIn, svc.settings.max_body_bytes)
-    memory = await svc.ltm.add(name, body.content, body.metadata, caller.claims)
+    memory = await svc.ltm.add(name, body.content, body.metadata, caller.claims,
+                               once(request, caller.name))
     return JSONResponse({"success": True, "id": memory.memory_id, "message": "Memory added",
                          "status": "queued"})
 

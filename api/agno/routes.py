@@ -17,7 +17,7 @@ from memanto_redis.api.agno.models import (
     UserMemoryIn,
     UserMemoryPatch,
 )
-from memanto_redis.api.auth import require_api_key, services
+from memanto_redis.api.auth import once, require_api_key, services
 from memanto_redis.api.body import parse
 from memanto_redis.api.query import model
 from memanto_redis.shared.errors import NotFound
@@ -47,11 +47,12 @@ def _page_meta(page: int, limit: int, total: int, started: float) -> dict[str, A
 
 
 async def create_memory(request: Request) -> JSONResponse:
-    await require_api_key(request)
+    key_name = await require_api_key(request)
     svc = services(request)
     body = await parse(request, UserMemoryIn, svc.settings.max_body_bytes)
     memory = await svc.user_memories.create(body.user_id, body.memory, body.topics,
-                                            body.agent_id, body.team_id)
+                                            body.agent_id, body.team_id,
+                                            once=once(request, f"key.{key_name}"))
     return JSONResponse(shape(memory), status_code=201)
 
 

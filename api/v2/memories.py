@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from memanto_redis.api.auth import services, session_claims
+from memanto_redis.api.auth import once, services, session_claims
 from memanto_redis.api.body import explain, parse
 from memanto_redis.api.responses import FastJSONResponse
 from memanto_redis.api.v2 import answers
@@ -53,7 +53,8 @@ async def remember(request: Request) -> JSONResponse:
     claims = _agent_session(request)
     svc = services(request)
     item = await parse(request, MemoryIn, svc.settings.max_body_bytes)
-    (memory,) = await svc.memories.remember(claims.agent_id, [item.draft()], claims)
+    (memory,) = await svc.memories.remember(claims.agent_id, [item.draft()], claims,
+                                            once=once(request, f"agent.{claims.agent_id}"))
     return FastJSONResponse(answers.queued(memory))
 
 
@@ -67,7 +68,8 @@ async def batch_remember(request: Request) -> JSONResponse:
             items.append(_MEMORY_IN(raw).draft())
         except ValidationError as exc:
             items.append(explain(exc, prefix=f"memories.{i}."))
-    outcomes = await svc.memories.remember_valid(claims.agent_id, items, claims)
+    outcomes = await svc.memories.remember_valid(
+        claims.agent_id, items, claims, once=once(request, f"agent.{claims.agent_id}"))
     results = [{"index": i} | answers.queued(o) if isinstance(o, Memory) else
                {"index": i, "status": "failed", "error": o.message, "errors": o.errors}
                for i, o in enumerate(outcomes)]

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from memanto_redis.api.auth import agent_access, services
+from memanto_redis.api.auth import agent_access, once, services
 from memanto_redis.api.body import parse
 from memanto_redis.api.query import whole
 from memanto_redis.shared.infra.times import iso
@@ -56,7 +56,7 @@ async def import_memories(request: Request) -> JSONResponse:
     svc = services(request)
     body = await parse(request, ImportIn, svc.settings.max_body_bytes)
     memories = await trees.import_memories(svc.memories, agent_id, body.memories,
-                                           caller.claims)
+                                           caller.claims, once(request, caller.name))
     return JSONResponse({
         "agent_id": agent_id, "status": "queued", "count": len(memories),
         "memories": [{"memory_id": m.memory_id, "status": "queued"} for m in memories],

@@ -18,7 +18,7 @@ from memanto_redis.shared.infra import keys
 from memanto_redis.shared.memory.edits import MemoryEditor
 from memanto_redis.shared.memory.filters import NO_FILTERS
 from memanto_redis.shared.memory.record import Draft, Memory
-from memanto_redis.shared.memory.store import MemoryStore
+from memanto_redis.shared.memory.store import MemoryStore, Once
 
 # Records MEMORY USAGE is asked about to estimate an agent's size (see stats).
 SIZE_SAMPLE = 16
@@ -42,11 +42,11 @@ class LongTermMemory:
         self.agents = agents
 
     async def add(self, agent_id: str, content: str, metadata: dict[str, Any] | None = None,
-                  session: SessionClaims | None = None) -> Memory:
+                  session: SessionClaims | None = None, once: Once | None = None) -> Memory:
         """Queue the memory; metadata is kept verbatim and its `source` is the memory's."""
         draft = Draft(content=content, source=str((metadata or {}).get("source", "agent")),
                       metadata=metadata or None)
-        (memory,) = await self.memories.remember(agent_id, [draft], session)
+        (memory,) = await self.memories.remember(agent_id, [draft], session, once=once)
         return memory
 
     async def search(self, agent_id: str, vector: bytes, limit: int,

@@ -75,6 +75,12 @@ def tombstone(agent_id: str, memory_id: str) -> str:
     return f"tomb:{{{agent_id}}}:{memory_id}"
 
 
+def idempotent(agent_id: str, caller: str, key: str) -> str:
+    """String with a TTL: the records a write with this Idempotency-Key queued, for the
+    caller (an agent's session or an API key) that sent it; `key` is already a digest."""
+    return f"idem:{{{agent_id}}}:{caller}:{key}"
+
+
 def queued(agent_id: str, memory_id: str) -> str:
     """Hash: a memory accepted but not yet indexed, kept outside the index's prefix so the
     front door's write does not make RediSearch index text inside the request."""

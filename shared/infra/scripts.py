@@ -15,11 +15,14 @@ return 1
 """
 
 # Accept memories: check the session (or, for an API-key caller who has none, that the
-# agent exists), the backlog bound, then write each queued record and append it to the
-# ingest stream. KEYS: session, agent, memory-id set, stream, then one queued-record key
-# per item. ARGV: sid, or '' (check the agent exists), or '*' (no check), now, max
-# backlog, agent id, then (id, json) pairs.
-# Returns 0 accepted, 1 no live session, 2 session replaced, 3 backlog full, 4 no agent.
+# agent exists), answer a retried Idempotency-Key with what its first request queued, check
+# the backlog bound, then write each queued record and append it to the ingest stream.
+# KEYS: session, agent, memory-id set, stream, idempotency key (any key when unused), then
+# one queued-record key per item. ARGV: sid, or '' (check the agent exists), or '*' (no
+# check), now, max backlog, agent id, idempotency TTL in seconds (0: unused), the records
+# as one JSON array (for the idempotency key; '' when unused), then (id, json) pairs.
+# Returns 0 accepted, 1 no live session, 2 session replaced, 3 backlog full, 4 no agent,
+# or {5, the first request's records} for a retry.
 REMEMBER = """
 if ARGV[1] == '' then
   if redis.call('EXISTS', KEYS[2]) == 0 then return 4 end
@@ -28,15 +31,21 @@ elseif ARGV[1] ~= '*' then
   if not sid then return 1 end
   if sid ~= ARGV[1] then return 2 end
 end
+local once = tonumber(ARGV[5])
+if once > 0 then
+  local first = redis.call('GET', KEYS[5])
+  if first then return {5, first} end
+end
 local bound = tonumber(ARGV[3])
 if bound > 0 and redis.call('XLEN', KEYS[4]) >= bound then return 3 end
-local n = #KEYS - 4
+local n = #KEYS - 5
 for i = 1, n do
-  local id, data = ARGV[3 + 2 * i], ARGV[4 + 2 * i]
-  redis.call('HSET', KEYS[4 + i], 'data', data, 'status', 'queued', 'version', 1)
+  local id, data = ARGV[5 + 2 * i], ARGV[6 + 2 * i]
+  redis.call('HSET', KEYS[5 + i], 'data', data, 'status', 'queued', 'version', 1)
   redis.call('SADD', KEYS[3], id)
   redis.call('XADD', KEYS[4], '*', 'id', id, 'agent', ARGV[4], 'data', data)
 end
+if once > 0 then redis.call('SET', KEYS[5], ARGV[6], 'EX', once) end
 if ARGV[1] ~= '*' then redis.call('HSET', KEYS[2], 'last_active', ARGV[2]) end
 if ARGV[1] ~= '' and ARGV[1] ~= '*' then
   redis.call('HINCRBY', KEYS[1], 'memories_created', n)

@@ -8,7 +8,6 @@ variable and what it must be.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Mapping
 from typing import Annotated, Any
@@ -53,6 +52,9 @@ class Settings(BaseSettings):
     claim_idle_ms: int = Field(15_000, ge=1)
     max_deliveries: int = Field(5, ge=1)
     max_backlog: int = Field(500_000, ge=0)
+    # How long a write's Idempotency-Key is remembered: a retry within it is answered again,
+    # not stored twice.
+    idempotency_seconds: int = Field(86_400, ge=1)
     # Embeddings: a local sentence-transformers model by default.
     embed_model: str = "all-MiniLM-L6-v2"
     # CPU threads for the web process's query embeddings (the worker uses every core).
@@ -123,6 +125,10 @@ class Settings(BaseSettings):
         """The environment variable that sets `field`."""
         return "REDIS_URL" if field == "redis_url" else ENV_PREFIX + field.upper()
 
+    def varied(self, **changes: Any) -> Settings:
+        """These settings with some changed, each value checked again."""
+        return type(self)(**(self.model_dump() | changes))
+
     def require_secrets(self) -> None:
         """The web process cannot authenticate anybody without both secrets."""
         missing = [
@@ -135,14 +141,6 @@ class Settings(BaseSettings):
             raise ConfigError(f"{' and '.join(missing)} must be set in the environment")
         if len(self.jwt_secret) < 32:
             raise ConfigError("MEMANTO_JWT_SECRET must be at least 32 characters")
-
-
-# `dataclasses.replace(settings, batch_size=8)` derives a variant, as it did when Settings
-# was a dataclass (the tests do): replace() reads only this table of field names, then calls
-# Settings(**fields), which checks every value again.
-Settings.__dataclass_fields__ = dataclasses.make_dataclass(
-    "SettingsFields", [(name, info.annotation) for name, info in Settings.model_fields.items()]
-).__dataclass_fields__
 
 
 class _Environment(EnvSettingsSource):

@@ -135,7 +135,10 @@ class Memory:
     @classmethod
     def from_json(cls, data: bytes | str, status: str = "queued") -> Memory:
         """A queued record or stream entry; ValueError names what it lacks."""
-        record = json.loads(data)
+        return cls.from_dict(json.loads(data), status)
+
+    @classmethod
+    def from_dict(cls, record: Any, status: str = "queued") -> Memory:
         if not isinstance(record, dict):
             raise ValueError("record is not a JSON object")
         missing = [name for name in REQUIRED if name not in record]

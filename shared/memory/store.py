@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
@@ -12,7 +15,7 @@ from redisvl.query.filter import FilterExpression
 
 from memanto_redis.shared.auth.sessions import ensure_live
 from memanto_redis.shared.auth.tokens import SessionClaims
-from memanto_redis.shared.errors import Busy, InvalidInput, NotFound
+from memanto_redis.shared.errors import Busy, Conflict, InvalidInput, NotFound
 from memanto_redis.shared.infra import keys, scripts
 from memanto_redis.shared.infra.hot_script import HotScript
 from memanto_redis.shared.memory.filters import Filters, live_filter
@@ -22,35 +25,57 @@ from memanto_redis.shared.memory.rules import MEMORY_ID_RE
 _SESSION_GONE, _SESSION_REPLACED, _BACKLOG_FULL, _NO_AGENT = 1, 2, 3, 4
 
 
+@dataclass(frozen=True, slots=True)
+class Once:
+    """A write's Idempotency-Key, scoped to the caller that sent it (an agent's session, an
+    API key): the same key from another caller is another write."""
+
+    caller: str
+    key: str
+
+    def key_for(self, agent_id: str) -> str:
+        digest = hashlib.sha256(self.key.encode()).hexdigest()[:32]
+        return keys.idempotent(agent_id, self.caller, digest)
+
+
 class MemoryStore:
     """Front-door operations on memories; takes an asyncio Redis client and the index."""
 
-    def __init__(self, redis: Redis, index: AsyncSearchIndex, max_backlog: int) -> None:
+    def __init__(self, redis: Redis, index: AsyncSearchIndex, max_backlog: int,
+                 idempotency_seconds: int = 86_400) -> None:
         self.redis = redis
         self.index = index
         self.max_backlog = max_backlog
+        self.idempotency_seconds = idempotency_seconds
         self._remember = HotScript(redis, scripts.REMEMBER)
 
     async def remember(self, agent_id: str, drafts: list[Draft],
                        session: SessionClaims | None = None,
-                       owner_exists: bool = True) -> list[Memory]:
+                       owner_exists: bool = True, once: Once | None = None) -> list[Memory]:
         """Queue memories in one round trip that also checks the caller's session (or, for
         an API-key caller, that the agent exists) and the backlog bound.
         `owner_exists=False` skips the agent check for owners that are not agents (the
-        users of the /memories dialect)."""
+        users of the /memories dialect). With `once` (a caller's Idempotency-Key), a retry
+        within the window gets the memories of the first request, stored once."""
         now = time.time()
         session_id = session.session_id if session else None
         # A microsecond apart, so that the newest-first order of a batch is well defined.
         memories = [Memory.create(draft, agent_id, session_id, now + i * 1e-6)
                     for i, draft in enumerate(drafts)]
+        records = [memory.to_json() for memory in memories]
+        idem_key = once.key_for(agent_id) if once else keys.agent(agent_id)
         script_keys = [keys.session(agent_id), keys.agent(agent_id),
-                       keys.memory_ids(agent_id), keys.INGEST_STREAM]
+                       keys.memory_ids(agent_id), keys.INGEST_STREAM, idem_key]
         check = session_id or ("" if owner_exists else "*")
-        args: list[Any] = [check, repr(now), self.max_backlog, agent_id]
-        for memory in memories:
+        args: list[Any] = [check, repr(now), self.max_backlog, agent_id,
+                           self.idempotency_seconds if once else 0,
+                           b"[" + b",".join(records) + b"]" if once else ""]
+        for memory, record in zip(memories, records, strict=True):
             script_keys.append(keys.queued(agent_id, memory.memory_id))
-            args += [memory.memory_id, memory.to_json()]
+            args += [memory.memory_id, record]
         code = await self._remember(script_keys, args)
+        if isinstance(code, list):  # a retry: the first request's memories
+            return [Memory.from_dict(record) for record in json.loads(code[1])]
         if code == _SESSION_GONE and session:
             ensure_live(session, None)
         elif code == _SESSION_REPLACED and session:
@@ -61,8 +86,15 @@ class MemoryStore:
             raise NotFound(f"agent {agent_id!r} not found")
         return memories
 
+    async def replayed(self, agent_id: str, once: Once) -> list[Memory] | None:
+        """The memories a write with this key queued, while the window lasts."""
+        first = await self.redis.get(once.key_for(agent_id))
+        if first is None:
+            return None
+        return [Memory.from_dict(record) for record in json.loads(first)]
+
     async def remember_valid(self, agent_id: str, items: list[Draft | InvalidInput],
-                             session: SessionClaims | None = None
+                             session: SessionClaims | None = None, once: Once | None = None
                              ) -> list[Memory | InvalidInput]:
         """A batch whose items were checked one by one: the valid ones are queued, the
         others answered with their problem, in order. A batch with nothing valid is
@@ -74,8 +106,11 @@ class MemoryStore:
             raise InvalidInput("no valid memory in the batch: "
                                + "; ".join(f"{e['field']}: {e['message']}" for e in errors),
                                errors)
-        queued = iter(await self.remember(agent_id, drafts, session))
-        return [next(queued) if isinstance(item, Draft) else item for item in items]
+        queued = await self.remember(agent_id, drafts, session, once=once)
+        if len(queued) != len(drafts):
+            raise Conflict("this Idempotency-Key came with a different batch")
+        remembered = iter(queued)
+        return [next(remembered) if isinstance(item, Draft) else item for item in items]
 
     async def close(self) -> None:
         await self._remember.close()

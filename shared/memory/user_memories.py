@@ -25,7 +25,7 @@ from memanto_redis.shared.memory.fulltext import any_word
 from memanto_redis.shared.memory.record import HASH_FIELDS, Draft, Memory
 from memanto_redis.shared.memory.rules import MEMORY_ID_RE, split_tags
 from memanto_redis.shared.memory.schema import aggregate
-from memanto_redis.shared.memory.store import MemoryStore
+from memanto_redis.shared.memory.store import MemoryStore, Once
 
 SOURCE = "memories-api"
 # How close in meaning a memory must be for search_content to count it found.
@@ -69,7 +69,8 @@ class UserMemories:
         self.agents = agents
 
     async def create(self, user_id: str, content: str, topics: list[str] | None = None,
-                     agent_id: str | None = None, team_id: str | None = None) -> Memory:
+                     agent_id: str | None = None, team_id: str | None = None,
+                     once: Once | None = None) -> Memory:
         """A memory of the user's, owned by the agent it names (which must exist) or by
         the user's own space."""
         if agent_id:
@@ -77,7 +78,8 @@ class UserMemories:
         owner = agent_id or keys.user_owner(user_id)
         draft = Draft(content=content, tags=topics or [], source=SOURCE, user_id=user_id,
                       team_id=team_id)
-        (memory,) = await self.store.remember(owner, [draft], owner_exists=agent_id is not None)
+        (memory,) = await self.store.remember(owner, [draft], owner_exists=agent_id is not None,
+                                              once=once)
         await self.redis.hset(keys.MEMORY_OWNERS, memory.memory_id, owner)
         return memory
 

@@ -19,7 +19,7 @@ from memanto_redis.shared.memory.filters import NO_FILTERS, live_filter
 from memanto_redis.shared.memory.imports import ImportItem
 from memanto_redis.shared.memory.record import Draft, Memory
 from memanto_redis.shared.memory.rules import split_tags
-from memanto_redis.shared.memory.store import MemoryStore
+from memanto_redis.shared.memory.store import MemoryStore, Once
 from memanto_redis.shared.trees.markdown import Entry, Placed, derive_description, layout
 
 # The index reads this many memories per query; the content is read only to derive
@@ -135,11 +135,16 @@ def _draft(item: ImportItem) -> Draft:
 
 
 async def import_memories(store: MemoryStore, agent_id: str, items: list[ImportItem],
-                          session: SessionClaims | None = None) -> list[Memory]:
+                          session: SessionClaims | None = None,
+                          once: Once | None = None) -> list[Memory]:
     """Queue the items through the same stream as remember, keeping given ids and times.
-    An id the agent already holds refuses the whole request (409). The check and the
-    write are two round trips: two imports racing with the same new id end with one."""
+    An id the agent already holds refuses the whole request (409), unless this is the retry
+    of an import whose Idempotency-Key queued them. The check and the write are two round
+    trips: two imports racing with the same new id end with one."""
+    if once is not None and (first := await store.replayed(agent_id, once)) is not None:
+        return first
     ids = [item.memory_id for item in items if item.memory_id]
     if ids:
         await _refuse_held(store, agent_id, ids)
-    return await store.remember(agent_id, [_draft(item) for item in items], session)
+    return await store.remember(agent_id, [_draft(item) for item in items], session,
+                                once=once)
