@@ -11,7 +11,7 @@ import pytest
 
 from memanto_redis.shared.infra import keys
 from memanto_redis.shared.infra.times import iso, parse_time
-from memanto_redis.shared.memory.fulltext import STOPWORDS, any_word, terms
+from memanto_redis.shared.infra.fulltext import STOPWORDS, any_word, terms
 from tests.conftest import ADMIN, new_agent
 
 AGENT = "/api/v2/agents/{}"

@@ -105,7 +105,8 @@ async def ltm_search(request: Request) -> JSONResponse:
     svc = services(request)
     body = await parse(request, LtmSearchIn, svc.settings.max_body_bytes)
     vector = await svc.embed(body.query)
-    found = await svc.ltm.search(name, vector, body.limit, body.threshold)
+    found = await svc.ltm.search(name, vector, body.limit, body.threshold, body.query,
+                                 body.search_mode)
     return JSONResponse({"results": [answers.ltm_found(m) for m in found]})
 
 

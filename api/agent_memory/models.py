@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
+import orjson
 from pydantic import Field, JsonValue, TypeAdapter, field_validator
 
 from memanto_redis.shared.agent_memory.stm import Role, check_session_id
+from memanto_redis.shared.infra.hybrid import SearchMode
 from memanto_redis.shared.memory.fields import Body, Content
 from memanto_redis.shared.memory.rules import (
     AGENT_ID_RE,
@@ -51,7 +52,12 @@ class LtmAddIn(_Content):
             return None
         if len(value) > MAX_METADATA_KEYS:
             raise ValueError(f"at most {MAX_METADATA_KEYS} keys")
-        if len(json.dumps(value, separators=(",", ":")).encode()) > MAX_METADATA_BYTES:
+        try:
+            # As the memory's record stores it: orjson writes integers of at most 64 bits.
+            size = len(orjson.dumps(value))
+        except orjson.JSONEncodeError:
+            raise ValueError("integers must fit in 64 bits") from None
+        if size > MAX_METADATA_BYTES:
             raise ValueError(f"at most {MAX_METADATA_BYTES} bytes as JSON")
         source = value.get("source")
         # metadata.source becomes the memory's source, which search answers with.
@@ -65,6 +71,7 @@ class LtmSearchIn(Body):
     query: str = Field(min_length=1, max_length=MAX_CONTENT)
     limit: int = Field(default=10, ge=1, le=MAX_RECALL_LIMIT)
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    search_mode: SearchMode = "hybrid"
 
 
 class SwarmFactIn(_Content):
@@ -78,6 +85,7 @@ class SwarmSearchIn(Body):
     query: str = Field(min_length=1, max_length=MAX_CONTENT)
     limit: int = Field(default=10, ge=1, le=MAX_RECALL_LIMIT)
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    search_mode: SearchMode = "hybrid"
 
 
 class ScheduleIn(Body):

@@ -43,7 +43,8 @@ async def search(request: Request) -> JSONResponse:
     svc = services(request)
     body = await parse(request, SwarmSearchIn, svc.settings.max_body_bytes)
     vector = await svc.embed(body.query)
-    found = await svc.swarm.search(vector, body.limit, body.threshold)
+    found = await svc.swarm.search(vector, body.limit, body.threshold, body.query,
+                                   body.search_mode)
     return JSONResponse(answers.facts(found, query=body.query))
 
 

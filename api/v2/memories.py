@@ -96,7 +96,8 @@ async def recall(request: Request) -> JSONResponse:
     await svc.sessions.check(claims)
     vector = await svc.embed(body.query)
     found = await svc.memories.recall(claims.agent_id, vector, body.limit, body.filters(),
-                                      body.status, body.min_similarity)
+                                      body.status, body.min_similarity, body.query,
+                                      body.search_mode)
     return JSONResponse(answers.found(found, query=body.query))
 
 
@@ -150,7 +151,7 @@ async def recall_as_of(request: Request) -> JSONResponse:
     # A bare date means the end of that day (UTC): what was held once the day was over.
     moment = parse_time(body.as_of, end_of_day=True)
     found = await temporal.as_of(svc.memories, claims.agent_id, moment, body.filters(),
-                                 body.limit, vector)
+                                 body.limit, vector, body.query or "", body.search_mode)
     return JSONResponse(answers.found(found, temporal_mode="as_of", as_of=iso(moment),
                                       query=body.query))
 
@@ -162,7 +163,8 @@ async def recall_changed_since(request: Request) -> JSONResponse:
     vector = await svc.embed(body.query) if body.query else None
     since = parse_time(body.since)
     found = await temporal.changed_since(svc.memories, claims.agent_id, since, body.filters(),
-                                         body.limit, body.status, vector)
+                                         body.limit, body.status, vector, body.query or "",
+                                         body.search_mode)
     return JSONResponse(answers.found(found, temporal_mode="changed_since", since=iso(since),
                                       query=body.query))
 

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from memanto_redis.shared.infra.hybrid import SearchMode
 from memanto_redis.shared.infra.times import parse_time
 from memanto_redis.shared.memory.fields import Body, Content, MemoryFields, Tag
 from memanto_redis.shared.memory.filters import Filters
@@ -81,6 +82,7 @@ class RecallIn(_Filtered):
     limit: int = Field(default=10, ge=1, le=MAX_RECALL_LIMIT)
     min_similarity: float | None = Field(default=None, ge=0.0, le=1.0)
     status: Lifecycle = "active"
+    search_mode: SearchMode = "hybrid"
 
 
 class MemoryPatch(Body):
@@ -104,6 +106,7 @@ class _Temporal(_Filtered):
 class AsOfIn(_Temporal):
     query: str | None = Field(default=None, min_length=1, max_length=MAX_CONTENT)
     as_of: str | float
+    search_mode: SearchMode = "hybrid"
 
     _as_of = field_validator("as_of")(_check_time)
 
@@ -111,6 +114,7 @@ class AsOfIn(_Temporal):
 class ChangedSinceIn(_Temporal):
     query: str | None = Field(default=None, min_length=1, max_length=MAX_CONTENT)
     since: str | float
+    search_mode: SearchMode = "hybrid"
     status: Lifecycle = "all"
 
     _since = field_validator("since")(_check_time)

@@ -15,6 +15,7 @@ from memanto_redis.shared.agents import AgentStore
 from memanto_redis.shared.auth.tokens import SessionClaims
 from memanto_redis.shared.errors import NotFound
 from memanto_redis.shared.infra import keys
+from memanto_redis.shared.infra.hybrid import SearchMode
 from memanto_redis.shared.memory.edits import MemoryEditor
 from memanto_redis.shared.memory.filters import NO_FILTERS
 from memanto_redis.shared.memory.record import Draft, Memory
@@ -50,9 +51,10 @@ class LongTermMemory:
         return memory
 
     async def search(self, agent_id: str, vector: bytes, limit: int,
-                     threshold: float | None = None) -> list[Memory]:
+                     threshold: float | None = None, text: str = "",
+                     mode: SearchMode = "hybrid") -> list[Memory]:
         return await self.memories.recall(agent_id, vector, limit, NO_FILTERS,
-                                          min_similarity=threshold)
+                                          min_similarity=threshold, text=text, mode=mode)
 
     async def get(self, agent_id: str, memory_id: str) -> tuple[Memory, int]:
         """The memory, and its vector's dimensions (0 while it waits to be embedded)."""

@@ -16,13 +16,13 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redisvl.index import AsyncSearchIndex
-from redisvl.query import CountQuery, FilterQuery, VectorQuery
+from redisvl.query import CountQuery, FilterQuery
 from redisvl.query.filter import FilterExpression, Num
 from redisvl.schema import IndexSchema
 
 from memanto_redis.shared.errors import Forbidden
-from memanto_redis.shared.infra import keys
-from memanto_redis.shared.memory.store import similarity
+from memanto_redis.shared.infra import hybrid, keys
+from memanto_redis.shared.infra.hybrid import SearchMode
 
 FACT_FIELDS = ["fact_id", "source_agent", "content", "created_at", "expires_at"]
 _CLEAR_CHUNK = 1000
@@ -136,20 +136,19 @@ class SwarmStore:
         query.sort_by("created_ts", asc=False)
         return [Fact.from_hit(hit, now) for hit in await self.index.query(query) if _whole(hit)]
 
-    async def search(self, vector: bytes, limit: int,
-                     threshold: float | None = None) -> list[Fact]:
-        """Live facts by meaning, best first, with their cosine similarity."""
+    async def search(self, vector: bytes, limit: int, threshold: float | None = None,
+                     text: str = "", mode: SearchMode = "hybrid") -> list[Fact]:
+        """Live facts related to a query (`text`, and `vector`, its embedding), ranked as
+        `mode` says, each with its cosine similarity."""
         now = time.time()
-        query = VectorQuery(vector=vector, vector_field_name="embedding",
-                            return_fields=FACT_FIELDS, filter_expression=_live(now),
-                            num_results=limit, dtype="float32")
         found = []
-        for hit in await self.index.query(query):
-            if not _whole(hit):
+        for result in await hybrid.search(self.index, self.redis, _live(now), vector, text,
+                                          limit, mode, FACT_FIELDS):
+            if not _whole(result.hit):
                 continue
-            score = similarity(hit["vector_distance"])
-            if threshold is None or score >= threshold:
-                found.append(replace(Fact.from_hit(hit, now), similarity=score))
+            if threshold is None or result.similarity >= threshold:
+                found.append(replace(Fact.from_hit(result.hit, now),
+                                     similarity=result.similarity))
         return found
 
     async def count(self) -> int:

@@ -76,6 +76,7 @@ class Memory:
     # An archived version's end (None for the current state), and a search's similarity.
     valid_to: float | None = None
     similarity: float | None = None
+    by_words: bool = False  # a search found a word of its query in it
 
     @classmethod
     def create(cls, draft: Draft, agent_id: str, session_id: str | None,

@@ -16,8 +16,9 @@ from redisvl.query.filter import FilterExpression
 from memanto_redis.shared.auth.sessions import ensure_live
 from memanto_redis.shared.auth.tokens import SessionClaims
 from memanto_redis.shared.errors import Busy, Conflict, InvalidInput, NotFound
-from memanto_redis.shared.infra import keys, scripts
+from memanto_redis.shared.infra import hybrid, keys, scripts
 from memanto_redis.shared.infra.hot_script import HotScript
+from memanto_redis.shared.infra.hybrid import SearchMode
 from memanto_redis.shared.memory.filters import Filters, live_filter
 from memanto_redis.shared.memory.record import HASH_FIELDS, Draft, Memory
 from memanto_redis.shared.memory.rules import MEMORY_ID_RE
@@ -136,10 +137,27 @@ class MemoryStore:
         raise NotFound(f"memory {memory_id!r} not found")
 
     async def recall(self, agent_id: str, vector: bytes, limit: int, filters: Filters,
-                     status: str = "active", min_similarity: float | None = None
-                     ) -> list[Memory]:
+                     status: str = "active", min_similarity: float | None = None,
+                     text: str = "", mode: SearchMode = "hybrid") -> list[Memory]:
+        """The agent's memories most related to a query (`text`, and `vector`, its
+        embedding), ranked as `mode` says, each with its cosine similarity."""
         expression = live_filter(agent_id, status) & filters.expression()
-        return await self.search(expression, vector, limit, min_similarity)
+        return await self.rank(expression, vector, text, limit, mode, min_similarity)
+
+    async def rank(self, expression: FilterExpression, vector: bytes, text: str, limit: int,
+                   mode: SearchMode = "hybrid", min_similarity: float | None = None
+                   ) -> list[Memory]:
+        """Memories matching the filter, by meaning and words as `mode` says."""
+        found = []
+        for result in await hybrid.search(self.index, self.redis, expression, vector, text,
+                                          limit, mode, HASH_FIELDS):
+            if min_similarity is not None and result.similarity < min_similarity:
+                continue
+            memory = Memory.from_hash(result.hit)
+            memory.similarity = result.similarity
+            memory.by_words = result.by_words
+            found.append(memory)
+        return found
 
     async def search(self, expression: FilterExpression, vector: bytes | None, limit: int,
                      min_similarity: float | None = None, sort_by: str = "created_ts",
@@ -160,16 +178,11 @@ class MemoryStore:
         for hit in await self.index.query(query):
             memory = Memory.from_hash(hit)
             if vector is not None:
-                memory.similarity = similarity(hit["vector_distance"])
+                memory.similarity = hybrid.cosine_similarity(hit["vector_distance"])
                 if min_similarity is not None and memory.similarity < min_similarity:
                     continue
             found.append(memory)
         return found
-
-
-def similarity(cosine_distance: str | float) -> float:
-    """Cosine distance is 1 - cosine similarity; opposite meanings count as 0."""
-    return round(min(1.0, max(0.0, 1.0 - float(cosine_distance))), 6)
 
 
 def queued_memory(agent_id: str, memory_id: str, queued: dict[bytes, bytes]) -> Memory:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from redisvl.query.filter import FilterExpression, Num, Tag
 
 from memanto_redis.shared.errors import InvalidInput
+from memanto_redis.shared.infra.hybrid import SearchMode
 from memanto_redis.shared.memory.filters import Filters, live_filter
 from memanto_redis.shared.memory.record import Memory
 from memanto_redis.shared.memory.store import MemoryStore
@@ -29,22 +30,31 @@ class Page:
 
 def as_of_filter(agent_id: str, moment: float) -> FilterExpression:
     """Versions (live or archived) in force at `moment` and active then."""
-    return ((Tag("agent_id") == agent_id) & (Num("valid_from_ts") <= moment)
-            & (Num("valid_to_ts") > moment) & (Num("created_ts") <= moment)
-            & (Tag("lifecycle") == "active"))
+    # A live document holds until further notice, however late `moment` is.
+    in_force = (Num("valid_to_ts") > moment) | (Tag("kind") == "live")
+    return ((Tag("agent_id") == agent_id) & (Num("valid_from_ts") <= moment) & in_force
+            & (Num("created_ts") <= moment) & (Tag("lifecycle") == "active"))
 
 
 async def as_of(store: MemoryStore, agent_id: str, moment: float, filters: Filters,
-                limit: int, vector: bytes | None) -> list[Memory]:
-    return await store.search(as_of_filter(agent_id, moment) & filters.expression(), vector,
-                              limit)
+                limit: int, vector: bytes | None, text: str = "",
+                mode: SearchMode = "hybrid") -> list[Memory]:
+    """What the agent held at `moment`: newest first, or, with a query, ranked by it."""
+    expression = as_of_filter(agent_id, moment) & filters.expression()
+    if vector is not None:
+        return await store.rank(expression, vector, text, limit, mode)
+    return await store.search(expression, None, limit)
 
 
 async def changed_since(store: MemoryStore, agent_id: str, since: float, filters: Filters,
-                        limit: int, status: str, vector: bytes | None) -> list[Memory]:
+                        limit: int, status: str, vector: bytes | None, text: str = "",
+                        mode: SearchMode = "hybrid") -> list[Memory]:
+    """What changed since `since`: most recently changed first, or ranked by a query."""
     expression = (live_filter(agent_id, status) & (Num("updated_ts") >= since)
                   & filters.expression())
-    return await store.search(expression, vector, limit, sort_by="updated_ts")
+    if vector is not None:
+        return await store.rank(expression, vector, text, limit, mode)
+    return await store.search(expression, None, limit, sort_by="updated_ts")
 
 
 async def recent(store: MemoryStore, agent_id: str, filters: Filters, limit: int,

@@ -14,22 +14,24 @@ from redis.asyncio import Redis
 from redis.commands.search import reducers
 from redis.commands.search.aggregation import AggregateRequest, Asc, Desc
 from redisvl.query import FilterQuery
-from redisvl.query.filter import FilterExpression, Tag, Text
+from redisvl.query.filter import FilterExpression, Tag
 
 from memanto_redis.shared.agents import AgentStore
 from memanto_redis.shared.errors import NotFound
 from memanto_redis.shared.infra import keys
 from memanto_redis.shared.infra.replies import text
 from memanto_redis.shared.memory.edits import MemoryEditor
-from memanto_redis.shared.memory.fulltext import any_word
 from memanto_redis.shared.memory.record import HASH_FIELDS, Draft, Memory
 from memanto_redis.shared.memory.rules import MEMORY_ID_RE, split_tags
 from memanto_redis.shared.memory.schema import aggregate
 from memanto_redis.shared.memory.store import MemoryStore, Once
 
 SOURCE = "memories-api"
-# How close in meaning a memory must be for search_content to count it found.
-MEANING_THRESHOLD = 0.35
+# search_content finds what shares a word with the query, and what is about as close in
+# meaning as the best match: within this share of its similarity (and above the floor).
+# A fixed cosine cutoff (0.35 once) dropped obviously related memories of short texts.
+RELATIVE_FLOOR = 0.6
+ABSOLUTE_FLOOR = 0.15
 SEARCH_CANDIDATES = 200
 
 
@@ -143,7 +145,7 @@ class UserMemories:
         expression = self._filter(listing.user_id, listing.agent_id, listing.team_id,
                                   listing.topics)
         start = (listing.page - 1) * listing.limit
-        if listing.search_content:
+        if listing.search_content and vector is not None:
             found = await self._search(expression, listing.search_content, vector)
             found.sort(key=lambda m: getattr(m, listing.sort_by),
                        reverse=listing.descending)
@@ -156,23 +158,13 @@ class UserMemories:
         return [_from_doc(doc) for doc in result.docs], int(result.total)
 
     async def _search(self, expression: FilterExpression, words: str,
-                      vector: bytes | None) -> list[Memory]:
-        """By meaning (close enough) and by words (any of them in the text), each once."""
-        by_meaning: list[Memory] = []
-        if vector is not None:
-            by_meaning = await self.store.search(expression, vector, SEARCH_CANDIDATES,
-                                                 min_similarity=MEANING_THRESHOLD)
-        by_words: list[Memory] = []
-        terms = any_word(words)
-        if terms:
-            query = FilterQuery(filter_expression=expression & Text("content") % terms,
-                                return_fields=HASH_FIELDS, num_results=SEARCH_CANDIDATES)
-            result = await self.store.index.search(query.query, query_params=query.params)
-            by_words = [_from_doc(doc) for doc in result.docs]
-        merged: dict[str, Memory] = {}
-        for memory in [*by_meaning, *by_words]:
-            merged.setdefault(memory.memory_id, memory)
-        return list(merged.values())
+                      vector: bytes) -> list[Memory]:
+        """What a search finds: ranked by meaning and words together, the memories holding
+        a word of the query and those about as close in meaning as the best."""
+        ranked = await self.store.rank(expression, vector, words, SEARCH_CANDIDATES)
+        best = max((m.similarity or 0.0 for m in ranked), default=0.0)
+        floor = max(ABSOLUTE_FLOOR, best * RELATIVE_FLOOR)
+        return [m for m in ranked if m.by_words or (m.similarity or 0.0) >= floor]
 
     async def topics(self, user_id: str | None) -> list[str]:
         query = FilterQuery(filter_expression=self._filter(user_id), return_fields=["tags"],
