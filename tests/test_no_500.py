@@ -18,6 +18,8 @@ JUNK_BODIES = [
     b'{"memories": [null, 1, "x", {}], "memory_ids": [1, null], "entries": [{}]}',
     b'{"content": "\\ud800"}', "{\"content\": \"\u00e9\u4e2d\U0001F600\"}".encode(),
     b'{"limit": 1e309, "page": "NaN", "ttl_seconds": 1e20, "threshold": "x"}',
+    # An integer JSON takes but orjson cannot write back (the queued record's metadata).
+    b'{"content": "x", "metadata": {"n": 123456789012345678901234567890}}',
     b"\xff\xfe\x00",
 ]
 JUNK_PARAMS = [
@@ -26,6 +28,8 @@ JUNK_PARAMS = [
     {"topics": ",,,", "sort_by": "x", "user_id": "{}"}, {"extend_hours": "nan"},
     {"duration_hours": "inf"},
 ]
+# The OpenAPI document and its page, served without credentials.
+PUBLIC = {"/openapi.json", "/docs"}
 # ("..", which HTTP clients resolve before sending, is left out.)
 JUNK_PATH = ["x", "a" * 300, "%00", "{a}", "ü", "1"]
 
@@ -59,7 +63,9 @@ def test_every_route_survives_junk(client, credentials):
                     reply = client.request(method, path, content=body, params=params,
                                            headers={**headers,
                                                     "Content-Type": "application/json"})
-                    if reply.status_code >= 500 and reply.status_code != 503:
+                    # A 503 too: it is right only when the backlog or the long-poll
+                    # slots are full (with Retry-After), which junk never causes.
+                    if reply.status_code >= 500:
                         failures.append((method, path, body[:60], params, reply.status_code,
                                          reply.text[:200]))
     assert not failures, failures[:10]
@@ -78,10 +84,12 @@ def test_junk_path_names_are_4xx(client):
 
 
 def test_no_route_answers_without_credentials(client):
-    """Every route asks for an API key or a session token before anything else."""
+    """Every route but the API's own description asks for an API key or a session token
+    before anything else."""
     agent = new_agent(client)
     open_routes = []
-    for route in (r for r in client.app.routes if isinstance(r, Route)):
+    for route in (r for r in client.app.routes if isinstance(r, Route)
+                  and r.path not in PUBLIC):
         for method in sorted(route.methods - {"HEAD"}):
             path = _paths(route, agent.agent_id)[0]
             reply = client.request(method, path, content=b"{}",

@@ -1,0 +1,167 @@
+"""The OpenAPI document the app serves, checked against the live app: every route is in it,
+every operation in it answers when called with its credentials, and it is valid OpenAPI 3.1."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from openapi_spec_validator import OpenAPIV31SpecValidator, validate
+from starlette.routing import Route
+
+from memanto_redis.api.openapi import REF
+from memanto_redis.api.v2.models import MemoryIn
+from memanto_redis.shared.memory.imports import ImportIn
+from tests.conftest import ADMIN, new_agent
+
+# Answers that prove the route was never reached (Starlette's own, not a handler's).
+ROUTER_MISSES = {(404, "Not Found"), (405, "Method Not Allowed")}
+
+
+@pytest.fixture(scope="module")
+def spec(client) -> dict[str, Any]:
+    reply = client.get("/openapi.json")
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(method.upper(), path, op) for path, ops in spec["paths"].items()
+            for method, op in ops.items()]
+
+
+def test_served_without_credentials_and_valid_openapi_31(client, spec):
+    assert spec["openapi"].startswith("3.1")
+    validate(spec, cls=OpenAPIV31SpecValidator)
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    # Nothing loaded from elsewhere: no scripts, no remote styles or fonts.
+    assert "<script" not in page.text and "//" not in page.text.replace("<!doctype", "")
+
+
+def test_every_route_of_the_app_is_documented(client, spec):
+    routes = {(method, route.path): sorted(route.param_convertors)
+              for route in client.app.routes if isinstance(route, Route)
+              for method in route.methods - {"HEAD"}}
+    documented = {(method, path): sorted(p["name"] for p in op["parameters"]
+                                         if p["in"] == "path")
+                  for method, path, op in _operations(spec)}
+    assert documented == routes
+
+
+def test_auth_schemes_and_the_error_shape(spec):
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["apiKey"] == schemes["apiKey"] | {"type": "http", "scheme": "bearer"}
+    assert schemes["sessionToken"] == schemes["sessionToken"] | {
+        "type": "apiKey", "in": "header", "name": "X-Session-Token"}
+    error = spec["components"]["schemas"]["Error"]
+    assert set(error["properties"]) == {"detail", "errors"}
+    assert set(spec["components"]["schemas"]["FieldError"]["required"]) == {
+        "field", "message", "type"}
+    for method, path, op in _operations(spec):
+        if path in ("/openapi.json", "/docs"):
+            assert op["security"] == []
+            continue
+        assert op["security"], (method, path)
+        for code, answer in op["responses"].items():
+            if code.startswith("4"):
+                assert answer == {"$ref": f"#/components/responses/Error{code}"}
+        assert "401" in op["responses"]
+
+
+def test_bodies_are_the_request_models(spec):
+    """A body is the schema of the model its handler parses, its $defs among the
+    components."""
+    schemas = spec["components"]["schemas"]
+    ops = spec["paths"]
+    remember = remember_op(spec)["requestBody"]
+    assert remember["content"]["application/json"]["schema"] == {
+        "$ref": REF.format(model="MemoryIn")}
+    assert schemas["MemoryIn"] == MemoryIn.model_json_schema(ref_template=REF)
+    restore = ImportIn.model_json_schema(ref_template=REF)
+    assert schemas["ImportItem"] == restore.pop("$defs")["ImportItem"]
+    assert schemas["ImportIn"] == restore
+    stm = ops["/api/agents/{name}/memory/stm"]["post"]["requestBody"]["content"]
+    assert len(stm["application/json"]["schema"]["oneOf"]) == 2
+    listing = {p["name"]: p for p in ops["/memories"]["get"]["parameters"]}
+    assert {"user_id", "topics", "limit", "page", "sort_by"} <= set(listing)
+    assert listing["limit"]["schema"]["maximum"] == 100
+    assert listing["topics"]["schema"]["type"] == "array"
+    inbox = {p["name"] for p in ops["/api/agents/{name}/inbox"]["get"]["parameters"]}
+    assert inbox == {"name", "after", "wait", "limit"}
+    headers = [p["name"] for p in remember_op(spec)["parameters"] if p["in"] == "header"]
+    assert headers == ["Idempotency-Key"]
+
+
+def remember_op(spec: dict[str, Any]) -> dict[str, Any]:
+    op: dict[str, Any] = spec["paths"]["/api/v2/agents/{agent_id}/remember"]["post"]
+    return op
+
+
+@pytest.fixture
+def things(client, indexer) -> dict[str, str]:
+    """One of each thing a path names, so that every documented path leads somewhere."""
+    agent = new_agent(client, "openapi")
+    a = agent.agent_id
+    memory = client.post(f"/api/v2/agents/{a}/remember", headers=agent.headers,
+                         json={"content": "The OpenAPI test's memory"}).json()["memory_id"]
+    ltm = client.post(f"/api/agents/{a}/memory/ltm", headers=ADMIN,
+                      json={"content": "a long-term memory"}).json()["id"]
+    user_memory = client.post("/memories", headers=ADMIN,
+                              json={"memory": "likes tea", "user_id": "u-openapi"}).json()
+    schedule = client.post(f"/api/agents/{a}/schedules", headers=ADMIN, json={
+        "name": "daily", "cron": "0 9 * * *", "prompt": "good morning"})
+    assert schedule.status_code == 201, schedule.text
+    key = f"openapi-{uuid.uuid4().hex[:8]}"
+    assert client.post("/api/v2/apikeys", headers=ADMIN, json={"name": key}).status_code == 201
+    indexer.run(burst=True)
+    return {"agent": a, "token": agent.token, "memory_id": memory, "id": ltm,
+            "agno_memory_id": user_memory["memory_id"], "schedule": "daily", "key": key}
+
+
+def _path(path: str, things: dict[str, str]) -> str:
+    values = {"agent_id": things["agent"], "memory_id": things["memory_id"],
+              "id": things["id"], "schedule": things["schedule"]}
+    if path.startswith("/api/v2/apikeys/"):
+        values["name"] = things["key"]
+    else:
+        values["name"] = things["agent"]
+    if path.startswith("/memories/"):
+        values["memory_id"] = things["agno_memory_id"]
+    return path.format(**values)
+
+
+def _order(op: tuple[str, str, dict[str, Any]]) -> tuple[bool, bool]:
+    # What replaces or ends the session, or the agent, goes last, after every other delete.
+    method, path, _ = op
+    return path.endswith(("/activate", "/deactivate")) or path == "/api/v2/agents/{agent_id}", \
+        method == "DELETE"
+
+
+def test_every_documented_operation_answers_with_its_credentials(client, spec, things):
+    headers = {"apiKey": ADMIN, "sessionToken": {"X-Session-Token": things["token"]}}
+    wrong = []
+    for method, path, op in sorted(_operations(spec), key=_order):
+        schemes = [name for requirement in op["security"] for name in requirement] or [None]
+        # What ends something is called once, with the first credentials it takes.
+        if method == "DELETE" or path.endswith("/deactivate"):
+            schemes = schemes[:1]
+        for scheme in schemes:
+            reply = client.request(method, _path(path, things), content=b"{}",
+                                   headers={"Content-Type": "application/json"}
+                                   | headers.get(scheme or "", {}))
+            detail = reply.json().get("detail") if reply.status_code >= 400 else None
+            if (reply.status_code, detail) in ROUTER_MISSES or reply.status_code in (401, 403) \
+                    or reply.status_code >= 500 or str(reply.status_code) not in op["responses"]:
+                wrong.append((method, path, scheme, reply.status_code, reply.text[:200]))
+            if path.endswith("/activate") and reply.status_code == 200:
+                headers["sessionToken"] = {"X-Session-Token": reply.json()["session_token"]}
+    assert wrong == []
+
+
+def test_docs_page_lists_every_operation(client, spec):
+    page = client.get("/docs").text
+    for method, path, _ in _operations(spec):
+        assert f"<td>{method}</td><td>{path}</td>" in page
