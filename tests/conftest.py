@@ -1,21 +1,37 @@
 """Fixtures: one embedded Redis (with search) on a free port for the session, the real
-local embedding model loaded once, the app run through its lifespan."""
+local embedding model loaded once, the app run through its lifespan, and one live stack
+(a Redis, a web process and an ingest worker of its own) for the tests that need running
+processes without being about them."""
 
 from __future__ import annotations
 
 import os
-import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import redis
+from rq import Queue
 from starlette.testclient import TestClient
 
 from memanto_redis.shared.infra import keys
 from memanto_redis.shared.infra.embeddings import load_vectorizer
 from memanto_redis.shared.infra.settings import Settings
 from memanto_redis.shared.memory.ingest import Indexer
-from tests.support import ADMIN_KEY, JWT_SECRET, free_port, start_redis, stop
+from tests.support import (
+    ADMIN,
+    ADMIN_KEY,
+    JWT_SECRET,
+    free_port,
+    start_redis,
+    start_web,
+    start_worker,
+    stop,
+    unique,
+    wait_until,
+    worker_ready,
+)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -48,6 +64,40 @@ def _fresh_stream(redis_url):
     client.close()
 
 
+@dataclass(frozen=True)
+class LiveStack:
+    url: str  # the web process, http://127.0.0.1:PORT
+    redis_url: str  # the stack's own Redis
+    logs: Path  # web.log and worker.log
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory) -> Iterator[LiveStack]:
+    """A running service, started once for the session on first use and stopped at its end
+    by PID: an embedded Redis of its own, a web process and an ingest worker, each with the
+    model loaded. Its own Redis, because its worker would otherwise take the entries the
+    in-process tests queue on the session Redis and drive with their own `indexer` (and
+    `_fresh_stream` deletes that stream, consumer group and all, before every test).
+    Tests on it share its keys: each uses names of its own (`new_agent`, `unique`)."""
+    root = tmp_path_factory.mktemp("live")
+    started = []
+    try:
+        redis_port = free_port()
+        started.append(start_redis(redis_port, root / "redis"))
+        redis_url = f"redis://127.0.0.1:{redis_port}/0"
+        # Both load the embedding model: start the worker first so they load it side by side.
+        worker_log = root / "worker.log"
+        worker = start_worker(redis_url, worker_log, MEMANTO_BLOCK_MS="100")
+        started.append(worker)
+        port = free_port()
+        started.append(start_web(redis_url, port, root / "web.log"))
+        wait_until(lambda: worker_ready(worker, worker_log), 90, 0.2, what="ingest worker")
+        yield LiveStack(f"http://127.0.0.1:{port}", redis_url, root)
+    finally:
+        for proc in reversed(started):
+            stop(proc)
+
+
 @pytest.fixture(scope="session")
 def vectorizer():
     return load_vectorizer("all-MiniLM-L6-v2")
@@ -66,9 +116,6 @@ def client(settings, vectorizer):
         yield test_client
 
 
-ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
-
-
 @dataclass
 class Agent:
     agent_id: str
@@ -81,7 +128,7 @@ class Agent:
 
 
 def new_agent(client: TestClient, prefix: str = "agent", **activate) -> Agent:
-    agent_id = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    agent_id = unique(prefix)
     assert client.post("/api/v2/agents", json={"agent_id": agent_id},
                        headers=ADMIN).status_code == 201
     reply = client.post(f"/api/v2/agents/{agent_id}/activate", json=activate, headers=ADMIN)
@@ -93,6 +140,18 @@ def new_agent(client: TestClient, prefix: str = "agent", **activate) -> Agent:
 @pytest.fixture
 def agent(client) -> Agent:
     return new_agent(client)
+
+
+@pytest.fixture
+def queue(r):
+    """A clean due set, scheduler lock and job queue: other tests' schedules must not fire
+    here, nor their jobs run."""
+    r.delete(keys.SCHEDULES_DUE, keys.SCHEDULER_LEADER)
+    q = Queue(keys.JOBS_QUEUE, connection=r)
+    q.empty()
+    yield q
+    q.empty()
+    r.delete(keys.SCHEDULES_DUE, keys.SCHEDULER_LEADER)
 
 
 @pytest.fixture

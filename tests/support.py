@@ -1,4 +1,5 @@
-"""Helpers the tests share: the test secrets, and real processes started with them.
+"""Helpers the tests share: the test secrets, unique names, real processes started with
+them, and the `memanto` command line run in this process or as the installed command.
 
 The process helpers themselves (free ports, waiting, starting and stopping by PID) live
 in `memanto_redis.cli.processes`; they are re-exported here under the names the tests use.
@@ -6,19 +7,43 @@ in `memanto_redis.cli.processes`; they are re-exported here under the names the 
 
 from __future__ import annotations
 
+import io
+import os
+import re
 import subprocess
+import sys
+import uuid
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import httpx
+import pytest
+import redis
 
 from memanto_redis.cli import processes
 from memanto_redis.cli.processes import CLI, WORKER, free_port, stop, wait_until
+from memanto_redis.shared.infra import keys
 
-__all__ = ["ADMIN_KEY", "CLI", "JOBS_WORKER", "JWT_SECRET", "ROOT", "WORKER", "free_port",
-           "service_env", "start_redis", "start_web", "start_worker", "stop", "wait_until"]
+__all__ = ["ADMIN", "ADMIN_KEY", "CLI", "JOBS_WORKER", "JWT_SECRET", "MEMANTO", "ROOT", "WORKER",
+           "add_schedule", "free_port", "memanto_in_process", "memanto_process",
+           "memories_indexed", "service_env", "start_redis", "start_web", "start_worker",
+           "stop", "unique", "wait_until", "worker_ready"]
 
 ROOT = Path(__file__).resolve().parent.parent
 JOBS_WORKER = "memanto_redis.workers.jobs.JobsWorker"
 ADMIN_KEY = "test-admin-key-0123456789"
 JWT_SECRET = "test-jwt-secret-0123456789abcdefghijklmnopqrstuvwxyz-0123456789abcdef"
+# The admin key's header.
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+# The installed `memanto` command (the console script beside this interpreter).
+MEMANTO = Path(sys.executable).with_name("memanto")
+
+
+def unique(prefix: str) -> str:
+    """A name no other test uses: agents, users, keys and schedules are global to a Redis."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def service_env(redis_url: str, **extra: str) -> dict[str, str]:
@@ -35,9 +60,78 @@ def start_worker(redis_url: str, log_path: Path, **extra: str) -> subprocess.Pop
     return processes.start_worker(log_path, env=service_env(redis_url, **extra), cwd=ROOT)
 
 
+def worker_ready(proc: subprocess.Popen, log_path: Path) -> bool:
+    """Whether the ingest worker writing `log_path` has joined the consumer group (it has
+    loaded its model by then); an exited worker fails the wait with its log."""
+    assert proc.poll() is None, f"worker exited: {log_path.read_text(errors='replace')[-2000:]}"
+    return bool(re.search(r"consumer \S+ ready", log_path.read_text(errors="replace")))
+
+
 def start_web(redis_url: str, port: int, log_path: Path, *,
               app: str = processes.WEB_APP, probe: str = processes.WEB_PROBE,
               **extra: str) -> subprocess.Popen:
     """A uvicorn process serving `app` (the service by default), once `probe` answers."""
     return processes.start_web(port, log_path, env=service_env(redis_url, **extra), app=app,
                                probe=probe, cwd=ROOT)
+
+
+def memories_indexed(base: str, ids: list[str]) -> bool:
+    """Whether the web process at `base` serves each of these /memories by id and lists them
+    all among its newest 100 (indexed, then: the list comes from the index)."""
+    for memory_id in ids:
+        reply = httpx.get(f"{base}/memories/{memory_id}", headers=ADMIN)
+        if reply.status_code != 200:
+            return False
+    listing = httpx.get(f"{base}/memories", params={"limit": 100}, headers=ADMIN).json()
+    return set(ids) <= {m["memory_id"] for m in listing["data"]}
+
+
+def add_schedule(client: Any, r: redis.Redis, agent_id: str, name: str, cron: str,
+                 **extra: Any) -> int:
+    """A schedule created through the API (with the admin key); its first fire time."""
+    body = {"name": name, "cron": cron, "prompt": f"prompt of {name}"} | extra
+    assert client.post(f"/api/agents/{agent_id}/schedules", json=body,
+                       headers=ADMIN).status_code == 201
+    return int(r.hget(keys.schedule(agent_id, name), "next_run"))
+
+
+# -- the command line ---------------------------------------------------------------------
+
+def _environ(env: Mapping[str, str]) -> dict[str, str]:
+    """This process's environment without its MEMANTO_* variables, plus `env`: what a user's
+    shell with only these settings gives `memanto`."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("MEMANTO_")} | dict(env)
+
+
+def memanto_in_process(capsys: pytest.CaptureFixture[str], argv: Sequence[str],
+                       env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """`memanto ARGV` run by `memanto_redis.cli.main.main` in this process, as the installed
+    command runs it: with `env` as its MEMANTO_* environment, no terminal on stdin, and the
+    exit status Python gives a SystemExit. What a subprocess would add is the interpreter's
+    start-up (a second or two on a busy machine), proved by `memanto_process`. An exception
+    other than SystemExit is not caught: it fails the test with its traceback."""
+    from memanto_redis.cli.main import main
+
+    capsys.readouterr()  # what the test printed before is not this command's output
+    with mock.patch.dict(os.environ, _environ(env), clear=True), \
+            mock.patch.object(sys, "stdin", io.StringIO()):
+        try:
+            main(list(argv))
+            code = 0
+        except SystemExit as exc:
+            if exc.code is None or isinstance(exc.code, int):
+                code = exc.code or 0
+            else:  # SystemExit("message"): the interpreter prints it and exits with 1
+                print(exc.code, file=sys.stderr)
+                code = 1
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["memanto", *argv], code, out, err)
+
+
+def memanto_process(argv: Sequence[str], env: Mapping[str, str],
+                    timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`memanto ARGV` as the installed command, a process of its own (stdin from /dev/null)."""
+    command = [str(MEMANTO)] if MEMANTO.exists() else CLI
+    return subprocess.run([*command, *argv], cwd=ROOT, env=_environ(env),
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=timeout)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import uuid
 
@@ -16,7 +14,7 @@ from redisvl.query.filter import Tag
 from memanto_redis.shared.infra import keys
 from memanto_redis.shared.memory.ingest import Indexer
 from tests.conftest import Agent, new_agent
-from tests.support import ROOT, service_env
+from tests.support import memanto_in_process, service_env
 
 DIMS = 384
 
@@ -142,7 +140,8 @@ def test_memory_deleted_before_indexing_is_not_written(client, indexer, r):
     assert r.xlen(keys.DEAD_LETTER_STREAM) == 0
 
 
-def test_poison_entry_is_dead_lettered_after_five_deliveries(client, indexer, r, redis_url):
+def test_poison_entry_is_dead_lettered_after_five_deliveries(client, indexer, r, redis_url,
+                                                             capsys):
     agent = new_agent(client)
     (good,) = remember_many(client, agent, ["a healthy memory next to a poisoned one"])
     mid = str(uuid.uuid4())
@@ -206,9 +205,7 @@ def test_poison_entry_is_dead_lettered_after_five_deliveries(client, indexer, r,
 
     # An operator re-drives it (`memanto redrive`): rebuilt from the queued record, it is
     # indexed this time, and the dead-letter stream is empty again.
-    done = subprocess.run([sys.executable, "-m", "memanto_redis.cli.main", "redrive"], cwd=ROOT,
-                          env=service_env(redis_url),
-                          capture_output=True, text=True, timeout=60)
+    done = memanto_in_process(capsys, ["redrive"], service_env(redis_url))
     assert done.returncode == 0, done.stderr
     assert "Sent 1 dead-lettered entries back" in done.stdout
     assert r.xlen(keys.DEAD_LETTER_STREAM) == 0

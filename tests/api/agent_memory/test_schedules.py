@@ -30,10 +30,10 @@ def epoch(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def fire_and_deliver(r, agent_id: str, name: str) -> None:
-    """Fire one schedule's due slot as the scheduler would, then run the RQ job in-process."""
+def fire_and_deliver(r, queue: Queue, agent_id: str, name: str) -> None:
+    """Fire one schedule's due slot as the scheduler would, then run the RQ job in-process
+    (`queue` is conftest's, emptied for the test: no other test's job runs here)."""
     next_run = int(r.hget(keys.schedule(agent_id, name), "next_run"))
-    queue = Queue(keys.JOBS_QUEUE, connection=r)
     assert Clock(r, queue).fire(due_member(agent_id, name), next_run + 0.01)
     SimpleWorker([queue], connection=r).work(burst=True)
 
@@ -184,12 +184,12 @@ def test_schedules_per_agent_are_bounded(settings, vectorizer):
         assert "2 schedules" in third.json()["detail"]
 
 
-def test_a_fire_shows_in_runs_inbox_and_stm(client, r):
+def test_a_fire_shows_in_runs_inbox_and_stm(client, r, queue):
     agent = new_agent(client)
     create(client, agent.agent_id, name="tick", cron="* * * * * *", prompt="check the queue")
     assert client.get(url(agent.agent_id, "/tick/runs"), headers=ADMIN).json() == {
         "schedule": "tick", "runs": []}
-    fire_and_deliver(r, agent.agent_id, "tick")
+    fire_and_deliver(r, queue, agent.agent_id, "tick")
 
     (run,) = client.get(url(agent.agent_id, "/tick/runs"), headers=ADMIN).json()["runs"]
     assert run["status"] == "delivered" and run["webhook"] is None
@@ -213,7 +213,7 @@ def test_a_fire_shows_in_runs_inbox_and_stm(client, r):
     assert b"check the queue" in entries[0]
 
 
-def test_inbox_long_poll_returns_when_a_prompt_lands(client, r):
+def test_inbox_long_poll_returns_when_a_prompt_lands(client, r, queue):
     agent = new_agent(client)
     create(client, agent.agent_id, name="tick", cron="* * * * * *", prompt="wake up")
     inbox = f"/api/agents/{agent.agent_id}/inbox"
@@ -227,7 +227,7 @@ def test_inbox_long_poll_returns_when_a_prompt_lands(client, r):
         time.sleep(0.5)
         assert not waiting.done()
         landed = time.monotonic()
-        fire_and_deliver(r, agent.agent_id, "tick")
+        fire_and_deliver(r, queue, agent.agent_id, "tick")
         reply = waiting.result(timeout=10)
         assert time.monotonic() - landed < 2
     assert [m["prompt"] for m in reply.json()["messages"]] == ["wake up"]
@@ -269,11 +269,11 @@ def test_long_polls_beyond_the_bound_get_503(settings, vectorizer):
         assert first.result(timeout=5).status_code == 200
 
 
-def test_deleting_the_agent_removes_schedules_runs_and_inbox(client, r):
+def test_deleting_the_agent_removes_schedules_runs_and_inbox(client, r, queue):
     agent = new_agent(client)
     create(client, agent.agent_id, name="tick", cron="* * * * * *")
     create(client, agent.agent_id, name="daily")
-    fire_and_deliver(r, agent.agent_id, "tick")
+    fire_and_deliver(r, queue, agent.agent_id, "tick")
     assert r.xlen(keys.inbox(agent.agent_id)) == 1
     assert client.delete(f"/api/v2/agents/{agent.agent_id}", headers=ADMIN).status_code == 200
     for pattern in ("sched:", "scheds:", "runs:", "run:", "inbox:"):

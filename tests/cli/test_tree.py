@@ -1,6 +1,8 @@
-"""`memanto memory export|import` as a user runs them, against a real web process and
-worker: the round trip export -> import into a fresh agent -> export gives identical
-trees, and a tree written by hand imports with the documented type mapping."""
+"""`memanto memory export|import` as a user runs them, against the session's live stack (a
+real web process and worker): the round trip export -> import into a fresh agent -> export
+gives identical trees, and a tree written by hand imports with the documented type mapping.
+The verbs run in this process, but for the progress bar, which needs the installed command
+on a terminal."""
 
 from __future__ import annotations
 
@@ -8,10 +10,8 @@ import fcntl
 import json
 import os
 import pty
-import signal
 import struct
 import subprocess
-import sys
 import termios
 import threading
 import time
@@ -20,38 +20,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
-from memanto_redis.shared.infra import keys
-from tests.support import ADMIN_KEY, CLI, free_port, start_web, start_worker, stop, wait_until
+from tests.support import ADMIN_KEY, CLI, MEMANTO, memanto_in_process, wait_until
 
-MEMANTO = Path(sys.executable).with_name("memanto")
 HEADER_KEYS = {"slug", "path", "name", "description", "type", "memory_type", "topic",
                "memory_id"}
 
 
-@pytest.fixture(autouse=True)
-def _fresh_stream():
-    """Overrides conftest's: the module's worker keeps its consumer group on the stream
-    between tests (the module fixture cleared the stream before starting it)."""
-
-
 @pytest.fixture(scope="module")
-def server(redis_url, tmp_path_factory):
-    client = redis.Redis.from_url(redis_url)
-    client.delete(keys.INGEST_STREAM, keys.DEAD_LETTER_STREAM, keys.INGEST_ERRORS)
-    client.close()
-    logs = tmp_path_factory.mktemp("tree-logs")
-    port = free_port()
-    worker = start_worker(redis_url, logs / "worker.log", MEMANTO_BLOCK_MS="100")
-    try:
-        web = start_web(redis_url, port, logs / "web.log")
-    except BaseException:
-        stop(worker, signal.SIGKILL)
-        raise
-    yield f"http://127.0.0.1:{port}"
-    stop(web)
-    stop(worker)
+def server(live) -> str:
+    return live.url
 
 
 @pytest.fixture(scope="module")
@@ -62,17 +40,16 @@ def api(server):
 
 
 @pytest.fixture
-def memanto(server, tmp_path):
+def memanto(server, tmp_path, capsys):
     """Run the `memanto` command as a user would, with the key in the environment."""
-    env = dict(os.environ, MEMANTO_HOME=str(tmp_path / "home"), MEMANTO_URL=server,
-               MEMANTO_API_KEY=ADMIN_KEY)
-    command = [str(MEMANTO)] if MEMANTO.exists() else CLI
+    env = {"MEMANTO_HOME": str(tmp_path / "home"), "MEMANTO_URL": server,
+           "MEMANTO_API_KEY": ADMIN_KEY}
 
     def run(*args: str, ok: bool = True, tty: bool = False) -> subprocess.CompletedProcess:
         if tty:
-            return on_a_terminal([*command, *args], env)
-        done = subprocess.run([*command, *args], env=env, capture_output=True, text=True,
-                              timeout=120)
+            command = [str(MEMANTO)] if MEMANTO.exists() else CLI
+            return on_a_terminal([*command, *args], dict(os.environ, **env))
+        done = memanto_in_process(capsys, args, env)
         if ok:
             assert done.returncode == 0, done.stderr
         return done

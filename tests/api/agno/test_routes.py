@@ -7,15 +7,16 @@ import pytest
 
 from memanto_redis.shared.infra import keys
 from tests.conftest import ADMIN, new_agent
-from tests.support import ADMIN_KEY
+from tests.support import ADMIN_KEY, unique
 
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
 def test_a_memory_for_an_agent_is_the_same_memory_in_v2(client, indexer):
     agent = new_agent(client)
+    carol = unique("carol")
     reply = client.post("/memories", json={"memory": "Invoices go out on the 1st",
-                                           "user_id": "carol", "topics": ["billing"],
+                                           "user_id": carol, "topics": ["billing"],
                                            "agent_id": agent.agent_id}, headers=ADMIN)
     assert reply.status_code == 201
     memory = reply.json()
@@ -24,7 +25,7 @@ def test_a_memory_for_an_agent_is_the_same_memory_in_v2(client, indexer):
     v2 = client.get(f"/api/v2/agents/{agent.agent_id}/memories/{memory['memory_id']}",
                     headers=agent.headers).json()
     assert (v2["content"], v2["tags"], v2["user_id"]) == (
-        "Invoices go out on the 1st", ["billing"], "carol")
+        "Invoices go out on the 1st", ["billing"], carol)
     found = client.post(f"/api/v2/agents/{agent.agent_id}/recall",
                         json={"query": "when are invoices sent"}, headers=agent.headers).json()
     assert found["memories"][0]["memory_id"] == memory["memory_id"]
@@ -42,19 +43,20 @@ def test_a_memory_for_an_agent_is_the_same_memory_in_v2(client, indexer):
 
 
 def test_user_scoping_on_reads_and_deletes(client, indexer, r):
-    created = client.post("/memories", json={"memory": "Dana's secret", "user_id": "dana"},
+    dana, eve = unique("dana"), unique("eve")
+    created = client.post("/memories", json={"memory": "Dana's secret", "user_id": dana},
                           headers=ADMIN).json()
     memory_id = created["memory_id"]
     assert created["agent_id"] is None
-    assert r.hget(keys.MEMORY_OWNERS, memory_id) == keys.user_owner("dana").encode()
+    assert r.hget(keys.MEMORY_OWNERS, memory_id) == keys.user_owner(dana).encode()
     indexer.run(burst=True)
-    assert client.get(f"/memories/{memory_id}", params={"user_id": "eve"},
+    assert client.get(f"/memories/{memory_id}", params={"user_id": eve},
                       headers=ADMIN).status_code == 404
-    assert client.delete(f"/memories/{memory_id}", params={"user_id": "eve"},
+    assert client.delete(f"/memories/{memory_id}", params={"user_id": eve},
                          headers=ADMIN).status_code == 404
-    assert client.patch(f"/memories/{memory_id}", json={"memory": "x", "user_id": "eve"},
+    assert client.patch(f"/memories/{memory_id}", json={"memory": "x", "user_id": eve},
                         headers=ADMIN).status_code == 404
-    assert client.get(f"/memories/{memory_id}", params={"user_id": "dana"},
+    assert client.get(f"/memories/{memory_id}", params={"user_id": dana},
                       headers=ADMIN).status_code == 200
     assert client.delete(f"/memories/{memory_id}", headers=ADMIN).status_code == 204
     assert client.get(f"/memories/{memory_id}", headers=ADMIN).status_code == 404

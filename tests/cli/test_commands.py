@@ -1,70 +1,49 @@
-"""The `memanto` command line, driven as a user drives it: each verb is a subprocess talking
-to a real web process and a real ingest worker (started once for the module), with its saved
-state in a throwaway MEMANTO_HOME. Outputs are checked against seed 000's formats."""
+"""The `memanto` command line, driven as a user drives it: each verb runs with its saved
+state in a throwaway MEMANTO_HOME and talks to the session's live stack (a real web process
+and a real ingest worker). Verbs run in this process (`memanto_redis.cli.main.main`); a few
+tests run the installed `memanto` command instead, proving the entry point and its exit
+status. Outputs are checked against seed 000's formats."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import stat
 import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-import redis
 
-from memanto_redis.shared.infra import keys
-from tests.support import ADMIN_KEY, CLI, ROOT, free_port, start_web, start_worker, stop, wait_until
+from tests.support import (
+    ADMIN_KEY,
+    free_port,
+    memanto_in_process,
+    memanto_process,
+    wait_until,
+)
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 WHEN = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC"
 
 
-# -- the server, once for the module ----------------------------------------------------------
-
-@pytest.fixture(autouse=True)
-def _fresh_stream():
-    """Overrides conftest's per-test wipe of the ingest stream: this module's worker holds a
-    consumer group on that stream, which deleting the stream would destroy under it. The
-    stream is emptied once, before the worker starts (see `server`)."""
-    yield
-
+# -- the server: the session's live stack -----------------------------------------------------
 
 @pytest.fixture(scope="module")
-def server(redis_url, tmp_path_factory) -> Iterator[str]:
-    client = redis.Redis.from_url(redis_url)
-    client.delete(keys.INGEST_STREAM, keys.DEAD_LETTER_STREAM, keys.INGEST_ERRORS)
-    client.close()
-    logs = tmp_path_factory.mktemp("cli-logs")
-    worker_log = logs / "worker.log"
-    port = free_port()
-    # Both load the embedding model: start the worker first so they load it side by side.
-    worker = start_worker(redis_url, worker_log)
-    web = None
-    try:
-        web = start_web(redis_url, port, logs / "web.log")
-
-        def worker_ready() -> bool:
-            assert worker.poll() is None, f"worker exited: {worker_log.read_text()[-2000:]}"
-            return bool(re.search(r"consumer \S+ ready", worker_log.read_text(errors="replace")))
-
-        wait_until(worker_ready, 60, 0.2, what="ingest worker")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        if web is not None:
-            stop(web)
-        stop(worker)
+def server(live) -> str:
+    return live.url
 
 
 # -- running the command line -----------------------------------------------------------------
+
+Runner = Callable[[Sequence[str], Mapping[str, str]], subprocess.CompletedProcess]
+
 
 @dataclass
 class Run:
@@ -82,12 +61,13 @@ class Run:
 
 
 class Cli:
-    """`memanto ...` with MEMANTO_HOME, MEMANTO_URL and MEMANTO_API_KEY of this test."""
+    """`memanto ...` with MEMANTO_HOME, MEMANTO_URL and MEMANTO_API_KEY of this test, run by
+    `runner` (in this process, or the installed command as a process of its own)."""
 
-    def __init__(self, home: Path, url: str, api_key: str | None) -> None:
+    def __init__(self, home: Path, url: str, api_key: str | None, runner: Runner) -> None:
         self.home = home
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("MEMANTO_")}
-        self.env |= {"MEMANTO_HOME": str(home), "MEMANTO_URL": url}
+        self.runner = runner
+        self.env = {"MEMANTO_HOME": str(home), "MEMANTO_URL": url}
         if api_key:
             self.env["MEMANTO_API_KEY"] = api_key
 
@@ -99,10 +79,7 @@ class Cli:
         return json.loads(self.config_path.read_text())
 
     def run(self, *argv: str, env: dict[str, str] | None = None) -> Run:
-        proc = subprocess.run(
-            [*CLI, *argv], cwd=ROOT, env=self.env | (env or {}),
-            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
-        )
+        proc = self.runner(argv, self.env | (env or {}))
         result = Run(argv, proc.returncode, proc.stdout, proc.stderr)
         assert "Traceback" not in result.err, str(result)
         return result
@@ -149,8 +126,19 @@ class Cli:
 
 
 @pytest.fixture
-def cli(server, tmp_path) -> Cli:
-    return Cli(tmp_path / "memanto-home", server, ADMIN_KEY)
+def in_process(capsys) -> Runner:
+    return lambda argv, env: memanto_in_process(capsys, argv, env)
+
+
+@pytest.fixture
+def cli(server, tmp_path, in_process) -> Cli:
+    return Cli(tmp_path / "memanto-home", server, ADMIN_KEY, in_process)
+
+
+@pytest.fixture
+def installed_cli(server, tmp_path) -> Cli:
+    """The installed `memanto` command, each verb a process of its own."""
+    return Cli(tmp_path / "memanto-home", server, ADMIN_KEY, memanto_process)
 
 
 def lines_of(text: str) -> list[str]:
@@ -173,7 +161,9 @@ def recalled_ids(cli: Cli, query: str, *options: str) -> list[str]:
 
 # -- agents -----------------------------------------------------------------------------------
 
-def test_agent_create_prints_the_seed_lines_and_a_duplicate_fails_cleanly(cli):
+def test_agent_create_prints_the_seed_lines_and_a_duplicate_fails_cleanly(installed_cli):
+    """Through the installed command: its output, and an error's exit status and line."""
+    cli = installed_cli
     name = f"cli-create-{uuid.uuid4().hex[:8]}"
     out = cli.ok("agent", "create", name, "--description", "Tracks project decisions").out
     assert lines_of(out) == [f"Agent '{name}' created successfully", f"Agent ID: {name}",
@@ -533,7 +523,8 @@ class _NotMemanto(BaseHTTPRequestHandler):
 @pytest.fixture
 def other_service() -> Iterator[str]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _NotMemanto)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    # A short poll interval: shutdown() waits for the loop to look.
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
@@ -541,13 +532,21 @@ def other_service() -> Iterator[str]:
 
 
 @pytest.fixture
-def offline_cli(tmp_path) -> Cli:
+def offline_cli(tmp_path, in_process) -> Cli:
     """A command line whose MEMANTO_URL is set per call (no MEMANTO server needed)."""
-    return Cli(tmp_path / "memanto-home", f"http://127.0.0.1:{free_port()}", ADMIN_KEY)
+    return Cli(tmp_path / "memanto-home", f"http://127.0.0.1:{free_port()}", ADMIN_KEY,
+               in_process)
 
 
-def test_a_non_json_answer_is_one_error_line(offline_cli, other_service):
-    error = offline_cli.fails("agent", "list", env={"MEMANTO_URL": other_service})
+@pytest.fixture
+def installed_offline_cli(tmp_path) -> Cli:
+    """The same, as the installed `memanto` command."""
+    return Cli(tmp_path / "memanto-home", f"http://127.0.0.1:{free_port()}", ADMIN_KEY,
+               memanto_process)
+
+
+def test_a_non_json_answer_is_one_error_line(installed_offline_cli, other_service):
+    error = installed_offline_cli.fails("agent", "list", env={"MEMANTO_URL": other_service})
     assert other_service in error
 
 

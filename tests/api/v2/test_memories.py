@@ -1,4 +1,5 @@
-"""Remember and batch-remember: the seed's shapes, validation, read-back at once."""
+"""The v2 memory door: remember and batch-remember in the seed's shapes, validation,
+read-back at once, and the smoke test of a remember found by recall."""
 
 from __future__ import annotations
 
@@ -189,3 +190,14 @@ def test_backpressure_answers_503_with_retry_after(settings, vectorizer, r):
         assert edit.headers["Retry-After"]
         assert tight.get(url, headers=agent.headers).json() == before
         assert r.xlen(keys.INGEST_STREAM) == 3
+
+
+def test_remember_then_recall(client, indexer):
+    agent = new_agent(client)
+    url = f"/api/v2/agents/{agent.agent_id}"
+    reply = client.post(f"{url}/remember", json={"content": "User prefers email"},
+                        headers=agent.headers)
+    assert reply.status_code == 200
+    indexer.run(burst=True)
+    found = client.post(f"{url}/recall", json={"query": "email"}, headers=agent.headers).json()
+    assert found["memories"][0]["memory_id"] == reply.json()["memory_id"]

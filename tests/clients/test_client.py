@@ -1,5 +1,6 @@
 """The Python client is a distribution of its own (clients/python, `memanto-redis-client`):
-it requires only httpx, imports nothing of the server, and works against a real web process."""
+it requires only httpx, imports nothing of the server, and works against a real web process
+(the session's live stack)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import uuid
 import pytest
 
 from memanto_redis_client import ApiError, Memanto
-from tests.support import ADMIN_KEY, free_port, start_web, stop
+from tests.support import ADMIN_KEY
 
 SERVER_MODULES = ("torch", "redis", "starlette", "pydantic", "sentence_transformers",
                   "memanto_redis")
@@ -42,11 +43,8 @@ def test_importing_the_client_pulls_in_nothing_of_the_server():
 
 
 @pytest.fixture(scope="module")
-def web(redis_url, tmp_path_factory):
-    port = free_port()
-    proc = start_web(redis_url, port, tmp_path_factory.mktemp("client-logs") / "web.log")
-    yield f"http://127.0.0.1:{port}"
-    stop(proc)
+def web(live) -> str:
+    return live.url
 
 
 def test_the_client_against_a_real_server(web):

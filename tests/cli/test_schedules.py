@@ -1,34 +1,33 @@
-"""`memanto schedule ...` as a user runs it, against a running web process."""
+"""`memanto schedule ...` as a user runs it (in this process), against the session's live
+stack."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import uuid
 
 import httpx
 import pytest
 
-from tests.support import ADMIN_KEY, CLI, free_port, start_web, stop
+from tests.support import ADMIN_KEY, memanto_in_process
 
 
 @pytest.fixture(scope="module")
-def server(redis_url, tmp_path_factory):
-    port = free_port()
-    web = start_web(redis_url, port, tmp_path_factory.mktemp("sched-cli") / "web.log")
-    yield f"http://127.0.0.1:{port}"
-    stop(web)
+def server(live) -> str:
+    return live.url
 
 
-def memanto(server: str, home, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "MEMANTO_HOME": str(home), "MEMANTO_URL": server,
-           "MEMANTO_API_KEY": ADMIN_KEY}
-    return subprocess.run([*CLI, *args], capture_output=True,
-                          text=True, env=env, timeout=60)
+@pytest.fixture
+def memanto(capsys):
+    def run(server: str, home, *args: str) -> subprocess.CompletedProcess:
+        env = {"MEMANTO_HOME": str(home), "MEMANTO_URL": server, "MEMANTO_API_KEY": ADMIN_KEY}
+        return memanto_in_process(capsys, args, env)
+
+    return run
 
 
-def test_schedule_verbs(server, tmp_path):
+def test_schedule_verbs(server, tmp_path, memanto):
     name = f"sched-{uuid.uuid4().hex[:6]}"
     assert memanto(server, tmp_path, "agent", "create", name).returncode == 0
     assert memanto(server, tmp_path, "agent", "activate", name).returncode == 0
