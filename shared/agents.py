@@ -115,6 +115,7 @@ class AgentStore:
         """Remove every memory (queued, indexed or failed) and every earlier version and
         tombstone; returns how many memories. Chunked so Redis serves others in between."""
         removed = 0
+        await self.redis.unlink(keys.pending(agent_id))
         while batch := cast(list[bytes], await self.redis.spop(keys.memory_ids(agent_id),
                                                                _DELETE_CHUNK)):
             ids = [text(i) for i in batch]

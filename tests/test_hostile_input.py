@@ -151,3 +151,33 @@ def test_losing_redis_answers_503_on_search_routes_too(settings, vectorizer, tmp
                 assert reply.headers["Retry-After"]
     finally:
         stop(server, signal.SIGKILL)
+
+
+def test_fuzzer_findings_answer_4xx_or_work(client, r):
+    """What the schemathesis run found: tag values RediSearch's parser chokes on, inbox ids
+    beyond 64 bits, and metadata integers orjson cannot write."""
+    odd = new_agent(client, prefix="_")
+    assert client.post("/api/v2/agents", json={"agent_id": "_"}, headers=ADMIN).status_code in (
+        201, 409)
+    for value in ("_", "`", "a_b"):
+        for path in (f"/memories?topics={value}", f"/memories/stats?user_id={value}",
+                     f"/user_memory_stats?user_id={value}"):
+            assert client.get(path, headers=ADMIN).status_code == 200, path
+        reply = client.post(AGENT.format(odd.agent_id) + "/recall", headers=odd.headers,
+                            json={"query": "x", "tags": [value]})
+        assert reply.status_code == 200, reply.text
+    for bad in ("\u0014", "a\u007fb"):
+        reply = client.post(AGENT.format(odd.agent_id) + "/recall", headers=odd.headers,
+                            json={"query": "x", "tags": [bad]})
+        assert reply.status_code == 422, reply.text
+    for agent_id in (".", "..", ".hidden"):
+        assert client.post("/api/v2/agents", json={"agent_id": agent_id},
+                           headers=ADMIN).status_code == 422
+    inbox = client.get(f"/api/agents/{odd.agent_id}/inbox?after=516-35022556571262810747",
+                       headers=odd.headers)
+    assert inbox.status_code == 422, inbox.text
+    big = client.post(AGENT.format(odd.agent_id) + "/import", headers=odd.headers,
+                      content=json.dumps({"memories": [{"content": "x",
+                                                        "metadata": {"n": 2**70}}]}))
+    assert big.status_code == 422, big.text
+    assert "64 bits" in big.text

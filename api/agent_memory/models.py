@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import orjson
 from pydantic import Field, JsonValue, TypeAdapter, field_validator
 
 from memanto_redis.shared.agent_memory.stm import Role, check_session_id
 from memanto_redis.shared.infra.hybrid import SearchMode
-from memanto_redis.shared.memory.fields import Body, Content
+from memanto_redis.shared.memory.fields import Body, Content, json_size
 from memanto_redis.shared.memory.rules import (
     AGENT_ID_RE,
     MAX_BATCH,
@@ -52,12 +51,7 @@ class LtmAddIn(_Content):
             return None
         if len(value) > MAX_METADATA_KEYS:
             raise ValueError(f"at most {MAX_METADATA_KEYS} keys")
-        try:
-            # As the memory's record stores it: orjson writes integers of at most 64 bits.
-            size = len(orjson.dumps(value))
-        except orjson.JSONEncodeError:
-            raise ValueError("integers must fit in 64 bits") from None
-        if size > MAX_METADATA_BYTES:
+        if json_size(value) > MAX_METADATA_BYTES:
             raise ValueError(f"at most {MAX_METADATA_BYTES} bytes as JSON")
         source = value.get("source")
         # metadata.source becomes the memory's source, which search answers with.

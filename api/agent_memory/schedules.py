@@ -64,7 +64,7 @@ async def read_inbox(request: Request) -> JSONResponse:
     agent_id = request.path_params["name"]
     await agent_access(request, agent_id)
     after = request.query_params.get("after", "0")
-    if not STREAM_ID_RE.match(after):
+    if not STREAM_ID_RE.match(after) or any(int(part) >= 2**64 for part in after.split("-")):
         raise InvalidInput("after must be an inbox message id such as 1700000000000-0 "
                            "(or 0 for everything held)",
                            [{"field": "after", "message": "not a stream id",

@@ -1,4 +1,4 @@
-"""Text a client sends, made safe for RediSearch's query parser.
+"""Text a client sends (words and tag values), made safe for RediSearch's query parser.
 
 No client text reaches the parser as it was typed. RediSearch 2.10 crashes (SIGSEGV in
 QueryNode_AddChildren) on an OR-list that starts with two stopwords followed by a word
@@ -11,6 +11,9 @@ drops anyway), each once.
 from __future__ import annotations
 
 import re
+
+from redisvl.query.filter import Tag as _Tag
+from redisvl.utils.token_escaper import TokenEscaper
 
 # RediSearch's default stopword list (the index never holds these words).
 STOPWORDS = frozenset((
@@ -32,6 +35,14 @@ def terms(text: str) -> list[str]:
             if len(found) == MAX_TERMS:
                 break
     return list(found)
+
+
+class Tag(_Tag):  # type: ignore[misc]  # redisvl ships no type information
+    """RedisVL's tag filter, escaping every character but letters and digits: RedisVL's
+    own list leaves `_` and `` ` `` alone, and RediSearch 2.10 reads a lone `_` or `` ` ``
+    in braces as a syntax error (`@agent_id:{_}`), so an agent named `_` could not recall."""
+
+    escaper = TokenEscaper(escape_chars_re=re.compile(r"[^\w]|_"))
 
 
 def any_word(text: str) -> str | None:

@@ -49,6 +49,12 @@ def session(agent_id: str) -> str:
     return f"sess:{{{agent_id}}}"
 
 
+def pending(agent_id: str) -> str:
+    """Sorted set: the agent's memories accepted but not yet indexed (queued or failed), by
+    when they were accepted, so that reads can show them before the worker has."""
+    return f"qz:{{{agent_id}}}"
+
+
 def memory_ids(agent_id: str) -> str:
     """Set: every memory id the agent holds (queued, indexed or failed)."""
     return f"mids:{{{agent_id}}}"

@@ -17,10 +17,11 @@ return 1
 # Accept memories: check the session (or, for an API-key caller who has none, that the
 # agent exists), answer a retried Idempotency-Key with what its first request queued, check
 # the backlog bound, then write each queued record and append it to the ingest stream.
-# KEYS: session, agent, memory-id set, stream, idempotency key (any key when unused), then
-# one queued-record key per item. ARGV: sid, or '' (check the agent exists), or '*' (no
-# check), now, max backlog, agent id, idempotency TTL in seconds (0: unused), the records
-# as one JSON array (for the idempotency key; '' when unused), then (id, json) pairs.
+# KEYS: session, agent, memory-id set, stream, idempotency key (any key when unused), the
+# agent's pending set, then one queued-record key per item. ARGV: sid, or '' (check the
+# agent exists), or '*' (no check), now, max backlog, agent id, idempotency TTL in seconds
+# (0: unused), the records as one JSON array (for the idempotency key; '' when unused),
+# then (id, json) pairs.
 # Returns 0 accepted, 1 no live session, 2 session replaced, 3 backlog full, 4 no agent,
 # or {5, the first request's records} for a retry.
 REMEMBER = """
@@ -38,11 +39,12 @@ if once > 0 then
 end
 local bound = tonumber(ARGV[3])
 if bound > 0 and redis.call('XLEN', KEYS[4]) >= bound then return 3 end
-local n = #KEYS - 5
+local n = #KEYS - 6
 for i = 1, n do
   local id, data = ARGV[5 + 2 * i], ARGV[6 + 2 * i]
-  redis.call('HSET', KEYS[5 + i], 'data', data, 'status', 'queued', 'version', 1)
+  redis.call('HSET', KEYS[6 + i], 'data', data, 'status', 'queued', 'version', 1)
   redis.call('SADD', KEYS[3], id)
+  redis.call('ZADD', KEYS[6], ARGV[2], id)
   redis.call('XADD', KEYS[4], '*', 'id', id, 'agent', ARGV[4], 'data', data)
 end
 if once > 0 then redis.call('SET', KEYS[5], ARGV[6], 'EX', once) end
@@ -57,14 +59,16 @@ return 0
 # edited since this entry was queued (a newer entry carries the newer version); then ack and
 # delete its stream entry. Each entry is settled alone: one that fails here stays pending (to
 # be retried, then dead-lettered) while the rest of its batch is indexed.
-# KEYS: queued record, memory document, ingest stream, the entries' errors hash.
-# ARGV: group, entry id, version, then field/value pairs. Returns 1 if written.
+# KEYS: queued record, memory document, ingest stream, the entries' errors hash, the
+# agent's pending set. ARGV: group, entry id, version, memory id, then field/value pairs.
+# Returns 1 if written.
 INDEX_MEMORY = """
 local held = redis.call('HGET', KEYS[1], 'version')
 local written = 0
 if held and held == ARGV[3] then
-  redis.call('HSET', KEYS[2], unpack(ARGV, 4))
+  redis.call('HSET', KEYS[2], unpack(ARGV, 5))
   redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[5], ARGV[4])
   written = 1
 end
 redis.call('XACK', KEYS[3], ARGV[1], ARGV[2])

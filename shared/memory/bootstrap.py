@@ -11,7 +11,8 @@ from redis.commands.search import reducers
 from redis.commands.search.aggregation import AggregateRequest
 
 from memanto_redis.shared.agents import Agent, AgentStore
-from memanto_redis.shared.memory.filters import live_filter
+from memanto_redis.shared.memory import pending
+from memanto_redis.shared.memory.filters import NO_FILTERS, live_filter
 from memanto_redis.shared.memory.record import Memory
 from memanto_redis.shared.memory.schema import aggregate
 from memanto_redis.shared.memory.store import MemoryStore
@@ -30,13 +31,16 @@ class Bootstrap:
 
 
 async def counts_by_type(redis: Redis, agent_id: str) -> dict[str, int]:
+    """The agent's active memories by type, those still waiting for the worker included."""
     request = AggregateRequest(str(live_filter(agent_id))).group_by(
         "@type", reducers.count().alias("n"))
     result = await aggregate(redis, request)
-    counts = {}
+    counts: dict[str, int] = {}
     for row in result.rows:
         fields = dict(zip(row[::2], row[1::2], strict=True))
         counts[fields[b"type"].decode()] = int(fields[b"n"])
+    for memory in pending.matching(await pending.of_agent(redis, agent_id), NO_FILTERS):
+        counts[memory.type] = counts.get(memory.type, 0) + 1
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
@@ -53,8 +57,8 @@ def sample(candidates: list[Memory], now: float, size: int = SAMPLE_SIZE) -> lis
 async def bootstrap(agents: AgentStore, store: MemoryStore, agent_id: str) -> Bootstrap:
     agent = await agents.get(agent_id)
     active = live_filter(agent_id)
-    newest = await store.search(active, None, 50)
-    confident = await store.search(active, None, 50, sort_by="confidence")
+    newest = await store.newest(agent_id, active, 50, NO_FILTERS)
+    confident = await store.newest(agent_id, active, 50, NO_FILTERS, sort_by="confidence")
     return Bootstrap(
         agent=agent,
         counts_by_type=await counts_by_type(store.redis, agent_id),

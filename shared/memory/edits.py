@@ -18,14 +18,13 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redisvl.index import AsyncSearchIndex
 from redisvl.query import FilterQuery
-from redisvl.query.filter import Tag
 
 from memanto_redis.shared.errors import Busy, NotFound
 from memanto_redis.shared.infra import keys
+from memanto_redis.shared.infra.fulltext import Tag
 from memanto_redis.shared.infra.replies import raw_hash
 from memanto_redis.shared.memory.record import HASH_FIELDS, Memory
 from memanto_redis.shared.memory.rules import MEMORY_ID_RE, derive_title
-from memanto_redis.shared.memory.store import queued_memory
 
 T = TypeVar("T")
 # A memory's current state and its vector (None while queued).
@@ -92,6 +91,7 @@ class MemoryEditor:
             pipe.sadd(keys.version_keys(agent_id), keys.tombstone(agent_id, memory_id))
             pipe.unlink(keys.memory(agent_id, memory_id), keys.queued(agent_id, memory_id))
             pipe.srem(keys.memory_ids(agent_id), memory_id)
+            pipe.zrem(keys.pending(agent_id), memory_id)
             await pipe.execute()
             return True
 
@@ -162,6 +162,7 @@ class MemoryEditor:
             pipe.hset(queued_key, mapping={"data": data, "status": "queued",
                                            "version": new.version})
             pipe.hdel(queued_key, "error")
+            pipe.zadd(keys.pending(agent_id), {memory_id: now})
             pipe.xadd(keys.INGEST_STREAM, {"id": memory_id, "agent": agent_id, "data": data})
             await pipe.execute()
             return new
@@ -197,5 +198,5 @@ def _current_state(agent_id: str, memory_id: str, live: dict[bytes, bytes],
     if live:
         return Memory.from_hash(live), live.get(b"embedding")
     if queued:
-        return queued_memory(agent_id, memory_id, queued), None
+        return Memory.from_queued(agent_id, memory_id, queued), None
     return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from memanto_redis.shared.memory.record import Draft
@@ -32,6 +33,15 @@ def _not_blank(value: str) -> str:
 # Text that must say something: spaces alone are refused.
 NotBlank = AfterValidator(_not_blank)
 Content = Annotated[str, StringConstraints(min_length=1, max_length=MAX_CONTENT), NotBlank]
+
+
+def json_size(value: object) -> int:
+    """The size of `value` as a memory's record stores it (orjson), or ValueError when it
+    cannot be stored: orjson writes integers of at most 64 bits."""
+    try:
+        return len(orjson.dumps(value))
+    except orjson.JSONEncodeError:
+        raise ValueError("integers must fit in 64 bits") from None
 
 
 class Body(BaseModel):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from redisvl.query.filter import FilterExpression, Num, Tag
+from redisvl.query.filter import FilterExpression, Num
+
+from memanto_redis.shared.infra.fulltext import Tag
 
 
 @dataclass(frozen=True, slots=True)

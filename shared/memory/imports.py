@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from memanto_redis.shared.infra.times import check_not_future, parse_time
-from memanto_redis.shared.memory.fields import MemoryFields
+from memanto_redis.shared.memory.fields import MemoryFields, json_size
 from memanto_redis.shared.memory.record import Draft
 from memanto_redis.shared.memory.rules import (
     MAX_BATCH,
@@ -29,6 +29,13 @@ class ImportItem(MemoryFields):
     metadata: dict[str, Any] | None = None
     created_at: str | float | None = None
     updated_at: str | float | None = None
+
+    @field_validator("metadata")
+    @classmethod
+    def _storable(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            json_size(value)
+        return value
 
     @field_validator("description")
     @classmethod

@@ -266,8 +266,10 @@ class Indexer:
                 self._index_memory(
                     keys=[keys.queued(memory.agent_id, memory.memory_id),
                           keys.memory(memory.agent_id, memory.memory_id),
-                          keys.INGEST_STREAM, keys.INGEST_ERRORS],
-                    args=[keys.INGEST_GROUP, entry.entry_id, memory.version, *fields],
+                          keys.INGEST_STREAM, keys.INGEST_ERRORS,
+                          keys.pending(memory.agent_id)],
+                    args=[keys.INGEST_GROUP, entry.entry_id, memory.version, memory.memory_id,
+                          *fields],
                     client=pipe,
                 )
                 sent.append(entry)

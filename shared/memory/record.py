@@ -169,6 +169,20 @@ class Memory:
             team_id=record.get("team_id") or None, status=status,
         )
 
+    @classmethod
+    def from_queued(cls, agent_id: str, memory_id: str, queued: dict[bytes, bytes]) -> Memory:
+        """A memory still in the pipeline, from its queued record (HGETALL)."""
+        status = queued[b"status"].decode()
+        error = queued[b"error"].decode() if b"error" in queued else None
+        try:
+            memory = cls.from_json(queued[b"data"], status)
+        except (ValueError, KeyError, TypeError):
+            # A record too broken to show whole (it was dead-lettered for that).
+            memory = cls(memory_id=memory_id, agent_id=agent_id, content="", title="",
+                         status=status)
+        memory.error = error
+        return memory
+
     # -- hashes: the live document and archived versions --------------------------------
 
     def to_hash(self, embedding: bytes | None = None, *, kind: str = "live",

@@ -16,13 +16,15 @@ Provenance = Literal[
 ]
 Lifecycle = Literal["active", "expired", "all"]
 
-AGENT_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Not starting with a dot: '.' and '..' would vanish from a URL's path.
+AGENT_ID_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$")
 MEMORY_ID_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 # A user or team id of the /memories dialect: anything printable but braces (which would
 # break the key's hash tag) and commas (the tag separator).
-USER_ID_PATTERN = r"^[^{},\x00-\x1f]{1,128}$"
-# Tags are stored in one RediSearch TAG field separated by commas.
-TAG_PATTERN = r"^[^,]+$"
+USER_ID_PATTERN = r"^[^{},\x00-\x1f\x7f]{1,128}$"
+# Tags are stored in one RediSearch TAG field separated by commas; a control character can
+# never be queried.
+TAG_PATTERN = r"^[^,\x00-\x1f\x7f]+$"
 
 MAX_CONTENT = 10_000
 MAX_TITLE = 100

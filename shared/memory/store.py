@@ -19,11 +19,15 @@ from memanto_redis.shared.errors import Busy, Conflict, InvalidInput, NotFound
 from memanto_redis.shared.infra import hybrid, keys, scripts
 from memanto_redis.shared.infra.hot_script import HotScript
 from memanto_redis.shared.infra.hybrid import SearchMode
+from memanto_redis.shared.memory import pending
 from memanto_redis.shared.memory.filters import Filters, live_filter
 from memanto_redis.shared.memory.record import HASH_FIELDS, Draft, Memory
 from memanto_redis.shared.memory.rules import MEMORY_ID_RE
 
 _SESSION_GONE, _SESSION_REPLACED, _BACKLOG_FULL, _NO_AGENT = 1, 2, 3, 4
+# The record field each index sort field mirrors.
+_RECORD_FIELD = {"created_ts": "created_at", "updated_ts": "updated_at",
+                 "confidence": "confidence"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +70,8 @@ class MemoryStore:
         records = [memory.to_json() for memory in memories]
         idem_key = once.key_for(agent_id) if once else keys.agent(agent_id)
         script_keys = [keys.session(agent_id), keys.agent(agent_id),
-                       keys.memory_ids(agent_id), keys.INGEST_STREAM, idem_key]
+                       keys.memory_ids(agent_id), keys.INGEST_STREAM, idem_key,
+                       keys.pending(agent_id)]
         check = session_id or ("" if owner_exists else "*")
         args: list[Any] = [check, repr(now), self.max_backlog, agent_id,
                            self.idempotency_seconds if once else 0,
@@ -133,7 +138,7 @@ class MemoryStore:
         if indexed[0] is not None:
             return Memory.from_hash(dict(zip(HASH_FIELDS, indexed, strict=True)))
         if queued:
-            return queued_memory(agent_id, memory_id, queued)
+            return Memory.from_queued(agent_id, memory_id, queued)
         raise NotFound(f"memory {memory_id!r} not found")
 
     async def recall(self, agent_id: str, vector: bytes, limit: int, filters: Filters,
@@ -142,7 +147,25 @@ class MemoryStore:
         """The agent's memories most related to a query (`text`, and `vector`, its
         embedding), ranked as `mode` says, each with its cosine similarity."""
         expression = live_filter(agent_id, status) & filters.expression()
-        return await self.rank(expression, vector, text, limit, mode, min_similarity)
+        ranked = await self.rank(expression, vector, text, limit, mode, min_similarity)
+        if mode == "semantic" or (min_similarity or 0.0) > 0.0:
+            return ranked
+        # What waits for its vector still matches by words; the newest writes come first.
+        waiting = pending.by_words(pending.matching(
+            await pending.of_agent(self.redis, agent_id), filters, status), text)
+        held = {m.memory_id for m in waiting}
+        return (waiting + [m for m in ranked if m.memory_id not in held])[:limit]
+
+    async def newest(self, agent_id: str, expression: FilterExpression, limit: int,
+                     filters: Filters, status: str = "active", sort_by: str = "created_ts",
+                     since: float | None = None, until: float | None = None) -> list[Memory]:
+        """The agent's memories matching `expression`, newest first by `sort_by`: the
+        indexed ones and those still waiting for the worker (matched by the same `filters`,
+        `status`, `since` and `until`), so a read shows every acknowledged write."""
+        indexed = await self.search(expression, None, limit, sort_by=sort_by)
+        waiting = pending.matching(await pending.of_agent(self.redis, agent_id), filters,
+                                   status, since=since, until=until)
+        return pending.newest_first(indexed, waiting, limit, _RECORD_FIELD[sort_by])
 
     async def rank(self, expression: FilterExpression, vector: bytes, text: str, limit: int,
                    mode: SearchMode = "hybrid", min_similarity: float | None = None
@@ -184,16 +207,3 @@ class MemoryStore:
             found.append(memory)
         return found
 
-
-def queued_memory(agent_id: str, memory_id: str, queued: dict[bytes, bytes]) -> Memory:
-    """A memory still in the pipeline, from its queued record."""
-    status = queued[b"status"].decode()
-    error = queued[b"error"].decode() if b"error" in queued else None
-    try:
-        memory = Memory.from_json(queued[b"data"], status)
-    except (ValueError, KeyError, TypeError):
-        # A record too broken to show whole (it was dead-lettered for that).
-        memory = Memory(memory_id=memory_id, agent_id=agent_id, content="", title="",
-                        status=status)
-    memory.error = error
-    return memory

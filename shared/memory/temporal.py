@@ -7,11 +7,12 @@ import base64
 import binascii
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from redisvl.query.filter import FilterExpression, Num, Tag
+from redisvl.query.filter import FilterExpression, Num
 
 from memanto_redis.shared.errors import InvalidInput
+from memanto_redis.shared.infra.fulltext import Tag
 from memanto_redis.shared.infra.hybrid import SearchMode
 from memanto_redis.shared.memory.filters import Filters, live_filter
 from memanto_redis.shared.memory.record import Memory
@@ -43,7 +44,7 @@ async def as_of(store: MemoryStore, agent_id: str, moment: float, filters: Filte
     expression = as_of_filter(agent_id, moment) & filters.expression()
     if vector is not None:
         return await store.rank(expression, vector, text, limit, mode)
-    return await store.search(expression, None, limit)
+    return await store.newest(agent_id, expression, limit, filters, until=moment)
 
 
 async def changed_since(store: MemoryStore, agent_id: str, since: float, filters: Filters,
@@ -54,13 +55,14 @@ async def changed_since(store: MemoryStore, agent_id: str, since: float, filters
                   & filters.expression())
     if vector is not None:
         return await store.rank(expression, vector, text, limit, mode)
-    return await store.search(expression, None, limit, sort_by="updated_ts")
+    return await store.newest(agent_id, expression, limit, filters, status,
+                              sort_by="updated_ts", since=since)
 
 
 async def recent(store: MemoryStore, agent_id: str, filters: Filters, limit: int,
                  status: str) -> list[Memory]:
-    return await store.search(live_filter(agent_id, status) & filters.expression(), None,
-                              limit)
+    return await store.newest(agent_id, live_filter(agent_id, status) & filters.expression(),
+                              limit, filters, status)
 
 
 def _decode_cursor(cursor: str) -> tuple[float, list[str]]:
@@ -89,7 +91,8 @@ async def all_memories(store: MemoryStore, agent_id: str, filters: Filters, limi
     if cursor:
         before, seen = _decode_cursor(cursor)
         expression &= Num("created_ts") <= before
-    found = await store.search(expression, None, limit + len(seen))
+        filters = replace(filters, created_before=min(before, filters.created_before or before))
+    found = await store.newest(agent_id, expression, limit + len(seen), filters, status)
     page = [m for m in found if m.memory_id not in seen][:limit]
     next_cursor = None
     if len(page) == limit:

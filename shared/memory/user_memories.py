@@ -14,12 +14,14 @@ from redis.asyncio import Redis
 from redis.commands.search import reducers
 from redis.commands.search.aggregation import AggregateRequest, Asc, Desc
 from redisvl.query import FilterQuery
-from redisvl.query.filter import FilterExpression, Tag
+from redisvl.query.filter import FilterExpression
 
 from memanto_redis.shared.agents import AgentStore
 from memanto_redis.shared.errors import NotFound
 from memanto_redis.shared.infra import keys
+from memanto_redis.shared.infra.fulltext import Tag
 from memanto_redis.shared.infra.replies import text
+from memanto_redis.shared.memory import pending
 from memanto_redis.shared.memory.edits import MemoryEditor
 from memanto_redis.shared.memory.record import HASH_FIELDS, Draft, Memory
 from memanto_redis.shared.memory.rules import MEMORY_ID_RE, split_tags
@@ -140,22 +142,42 @@ class UserMemories:
             expression &= Tag("tags") == topics
         return expression
 
+    async def _waiting(self, user_id: str | None, agent_id: str | None = None,
+                       team_id: str | None = None,
+                       topics: list[str] | None = None) -> list[Memory]:
+        """Active memories still waiting for the worker, filtered as `_filter` filters the
+        index: what the listing shows before the worker has indexed it."""
+        return [m for m in await pending.everywhere(self.redis)
+                if m.lifecycle == "active" and (not user_id or m.user_id == user_id)
+                and (not agent_id or m.agent_id == agent_id)
+                and (not team_id or m.team_id == team_id)
+                and (not topics or set(topics) & set(m.tags))]
+
     async def page(self, listing: Listing, vector: bytes | None) -> tuple[list[Memory], int]:
-        """One page of the listing, and how many memories it has in all."""
+        """One page of the listing, and how many memories it has in all, those just
+        accepted included."""
         expression = self._filter(listing.user_id, listing.agent_id, listing.team_id,
                                   listing.topics)
+        waiting = await self._waiting(listing.user_id, listing.agent_id, listing.team_id,
+                                      listing.topics)
         start = (listing.page - 1) * listing.limit
+        end = start + listing.limit
         if listing.search_content and vector is not None:
-            found = await self._search(expression, listing.search_content, vector)
-            found.sort(key=lambda m: getattr(m, listing.sort_by),
-                       reverse=listing.descending)
-            return found[start:start + listing.limit], len(found)
-        sort_field = "updated_ts" if listing.sort_by == "updated_at" else "created_ts"
-        query = FilterQuery(filter_expression=expression, return_fields=HASH_FIELDS)
-        query.sort_by(sort_field, asc=not listing.descending)
-        query.paging(start, listing.limit)
-        result = await self.store.index.search(query.query, query_params=query.params)
-        return [_from_doc(doc) for doc in result.docs], int(result.total)
+            found = pending.by_words(waiting, listing.search_content)
+            found += await self._search(expression, listing.search_content, vector)
+        else:
+            sort_field = "updated_ts" if listing.sort_by == "updated_at" else "created_ts"
+            query = FilterQuery(filter_expression=expression, return_fields=HASH_FIELDS)
+            query.sort_by(sort_field, asc=not listing.descending)
+            query.paging(0, end)
+            result = await self.store.index.search(query.query, query_params=query.params)
+            found = waiting + [_from_doc(doc) for doc in result.docs]
+            indexed_total = int(result.total)
+        unique = list({m.memory_id: m for m in reversed(found)}.values())
+        unique.sort(key=lambda m: getattr(m, listing.sort_by), reverse=listing.descending)
+        if listing.search_content and vector is not None:
+            return unique[start:end], len(unique)
+        return unique[start:end], indexed_total + len(waiting)
 
     async def _search(self, expression: FilterExpression, words: str,
                       vector: bytes) -> list[Memory]:
@@ -172,6 +194,8 @@ class UserMemories:
         seen: set[str] = set()
         for hit in await self.store.index.query(query):
             seen.update(split_tags(hit.get("tags")))
+        for memory in await self._waiting(user_id):
+            seen.update(memory.tags)
         return sorted(seen)
 
     async def stats(self, user_id: str | None) -> list[UserStats]:
@@ -182,13 +206,19 @@ class UserMemories:
         # redis-py annotates sort_by's fields as strings; it takes Asc/Desc as well.
         ).sort_by(Desc("@last"), Asc("@user_id")).limit(0, 100_000)  # type: ignore[arg-type]
         result = await aggregate(self.redis, request)
-        rows = []
+        totals: dict[str, tuple[int, float | None]] = {}
         for row in result.rows:
             fields = {text(k): text(v) for k, v in zip(row[::2], row[1::2], strict=True)}
             if fields.get("user_id"):
                 last = fields.get("last")
-                rows.append(UserStats(fields["user_id"], int(fields["total"]),
-                                      float(last) if last else None))
+                totals[fields["user_id"]] = (int(fields["total"]),
+                                             float(last) if last else None)
+        for memory in await self._waiting(user_id):
+            if memory.user_id:
+                count, latest = totals.get(memory.user_id, (0, None))
+                totals[memory.user_id] = (count + 1, max(latest or 0.0, memory.updated_at))
+        rows = [UserStats(user, count, last) for user, (count, last) in totals.items()]
+        rows.sort(key=lambda row: (-(row.last_memory_updated_at or 0.0), row.user_id))
         return rows
 
 

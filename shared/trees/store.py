@@ -14,7 +14,7 @@ from memanto_redis.shared.auth.tokens import SessionClaims
 from memanto_redis.shared.errors import Conflict, InvalidInput
 from memanto_redis.shared.infra import keys
 from memanto_redis.shared.infra.times import iso
-from memanto_redis.shared.memory import temporal
+from memanto_redis.shared.memory import pending, temporal
 from memanto_redis.shared.memory.filters import NO_FILTERS, live_filter
 from memanto_redis.shared.memory.imports import ImportItem
 from memanto_redis.shared.memory.record import Draft, Memory
@@ -82,12 +82,22 @@ class ExportPage:
 async def memory_index(store: MemoryStore, agent_id: str) -> list[Placed]:
     """The tree's headers: where each memory lives, its name, description and type."""
     entries = []
+    waiting = pending.matching(await pending.of_agent(store.redis, agent_id), NO_FILTERS)
+    held = {m.memory_id for m in waiting}
     for hit in await _active_hits(store, agent_id):
+        if hit["memory_id"] in held:  # an edit waiting for the worker is the newer state
+            continue
         description, _ = _split(_metadata(hit.get("metadata")), hit.get("content") or "")
         entries.append(Entry(
             name=hit["title"], description=description, memory_type=hit["type"],
             memory_id=hit["memory_id"], tags=tuple(split_tags(hit.get("tags"))),
             created_at=iso(hit["created_at"])))
+    for memory in waiting:
+        description, _ = _split(memory.metadata or {}, memory.content)
+        entries.append(Entry(
+            name=memory.title, description=description, memory_type=memory.type,
+            memory_id=memory.memory_id, tags=tuple(memory.tags),
+            created_at=iso(memory.created_at)))
     return layout(entries)
 
 
@@ -101,7 +111,9 @@ async def export_page(store: MemoryStore, agent_id: str, limit: int,
         shaped.append(Exported(memory, description, rest))
     total = None
     if cursor is None:
-        total = await store.index.query(CountQuery(live_filter(agent_id, "active")))
+        indexed = await store.index.query(CountQuery(live_filter(agent_id, "active")))
+        waiting = pending.matching(await pending.of_agent(store.redis, agent_id), NO_FILTERS)
+        total = int(indexed) + len(waiting)
     return ExportPage(shaped, page.next_cursor, total)
 
 

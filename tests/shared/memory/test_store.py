@@ -118,13 +118,19 @@ def test_only_the_calling_agents_memories(client, indexer, stocked):
     assert _recall(client, fresh, query="email")["count"] == 0
 
 
-def test_queued_memories_are_not_recalled_until_indexed(client, indexer):
+def test_queued_memories_match_by_words_at_once_and_by_meaning_once_indexed(client, indexer):
     agent = new_agent(client)
     client.post(f"/api/v2/agents/{agent.agent_id}/remember", json={"content": "pending note"},
                 headers=agent.headers)
-    assert _recall(client, agent, query="pending note")["count"] == 0
+    assert _recall(client, agent, query="pending note", search_mode="semantic")["count"] == 0
+    (queued,) = _recall(client, agent, query="pending note")["memories"]
+    assert queued["similarity"] == 0.0  # no vector yet: no similarity to show
+    assert _recall(client, agent, query="pending", search_mode="keyword")["count"] == 1
+    assert _recall(client, agent, query="unrelated words")["count"] == 0
     indexer.run(burst=True)
-    assert _recall(client, agent, query="pending note")["count"] == 1
+    for mode in ("semantic", "hybrid"):
+        (found,) = _recall(client, agent, query="pending note", search_mode=mode)["memories"]
+        assert found["similarity"] > 0.5
 
 
 @pytest.mark.parametrize("body, field", [
