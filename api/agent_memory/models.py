@@ -61,11 +61,17 @@ class LtmAddIn(_Content):
         return value
 
 
-class LtmSearchIn(Body):
+class SearchIn(Body):
+    """A search of long-term memory or of the swarm: the same body."""
+
     query: str = Field(min_length=1, max_length=MAX_CONTENT)
     limit: int = Field(default=10, ge=1, le=MAX_RECALL_LIMIT)
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     search_mode: SearchMode = "hybrid"
+
+
+class LtmSearchIn(SearchIn):
+    pass
 
 
 class SwarmFactIn(_Content):
@@ -75,11 +81,8 @@ class SwarmFactIn(_Content):
     ttl_seconds: int | None = Field(default=None, ge=1)
 
 
-class SwarmSearchIn(Body):
-    query: str = Field(min_length=1, max_length=MAX_CONTENT)
-    limit: int = Field(default=10, ge=1, le=MAX_RECALL_LIMIT)
-    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
-    search_mode: SearchMode = "hybrid"
+class SwarmSearchIn(SearchIn):
+    pass
 
 
 class ScheduleIn(Body):

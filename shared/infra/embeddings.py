@@ -7,6 +7,7 @@ The default is local and offline: all-MiniLM-L6-v2 as shipped inside the
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from pathlib import Path
 
 from redisvl.utils.vectorize import BaseVectorizer
@@ -51,3 +52,24 @@ def load_vectorizer(name: str, threads: int | None = None) -> BaseVectorizer:
     except (OSError, ValueError) as exc:  # a folder that holds no usable model
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ConfigError(f"MEMANTO_EMBED_MODEL={name!r} cannot be loaded: {first}") from exc
+
+
+class QueryCache:
+    """The embeddings of recent queries, newest kept: agents repeat their questions, and an
+    embedding (the floor of a recall's latency) costs milliseconds a dict lookup does not."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._held: OrderedDict[str, bytes] = OrderedDict()
+
+    def get(self, text: str) -> bytes | None:
+        vector = self._held.get(text)
+        if vector is not None:
+            self._held.move_to_end(text)
+        return vector
+
+    def put(self, text: str, vector: bytes) -> None:
+        self._held[text] = vector
+        self._held.move_to_end(text)
+        while len(self._held) > self.size:
+            self._held.popitem(last=False)
