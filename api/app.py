@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
 import sys
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, NoReturn
 
 from starlette.applications import Starlette
 
@@ -21,19 +22,40 @@ from memanto_redis.shared.infra.settings import ConfigError, Settings
 log = logging.getLogger("memanto.api")
 
 
+# What the web process says once recall can be served (cli/processes.py waits for it).
+MODEL_READY = "web: embedding model loaded"
+
+
+def _give_up(exc: Exception) -> NoReturn:
+    # A misconfiguration deserves one clear line; uvicorn would print the lifespan's
+    # traceback instead, so leave before it can.
+    print(f"web: {exc}", file=sys.stderr, flush=True)
+    os._exit(3)
+
+
+async def _load_model(svc: Services) -> None:
+    """The model loads while the rest is served; a model that cannot load ends the process
+    as a bad setting at start would."""
+    try:
+        seconds = await svc.model.load()
+    except (ConfigError, MemantoError) as exc:
+        _give_up(exc)
+    print(f"{MODEL_READY} in {seconds:.1f} s", file=sys.stderr, flush=True)
+
+
 def create_app(settings: Settings | None = None, vectorizer: Any = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Services]]:
         try:
             svc = await services_module.build(settings or Settings.from_env(), vectorizer)
         except (ConfigError, MemantoError) as exc:
-            # A misconfiguration deserves one clear line; uvicorn would print the
-            # lifespan's traceback instead, so leave before it can.
-            print(f"web: {exc}", file=sys.stderr, flush=True)
-            os._exit(3)
+            _give_up(exc)
+        loading = None if svc.model.ready else asyncio.create_task(_load_model(svc))
         try:
             yield {"services": svc}
         finally:
+            if loading is not None:
+                loading.cancel()
             await svc.close()
 
     return Starlette(

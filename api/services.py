@@ -1,10 +1,21 @@
-"""The resources one web process holds, built once in the lifespan."""
+"""The resources one web process holds, built once in the lifespan.
+
+Everything but the embedding model is ready within a second of start. The model (torch and
+its weights: tens of seconds on a busy machine) loads in a thread meanwhile, so the door
+takes writes, reads by id, lists and keyword searches at once; only what needs an embedding
+answers 503 with `Retry-After` until it is ready.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+import json
+import threading
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from memanto_redis.shared.agent_memory.ltm import LongTermMemory
@@ -14,9 +25,10 @@ from memanto_redis.shared.agents import AgentStore
 from memanto_redis.shared.auth.apikeys import ApiKeys
 from memanto_redis.shared.auth.sessions import SessionStore
 from memanto_redis.shared.auth.tokens import TokenSigner
+from memanto_redis.shared.errors import Busy
 from memanto_redis.shared.infra.connection import connect_async
-from memanto_redis.shared.infra.embeddings import load_vectorizer
-from memanto_redis.shared.infra.settings import Settings
+from memanto_redis.shared.infra.embeddings import load_vectorizer, model_path
+from memanto_redis.shared.infra.settings import ConfigError, Settings
 from memanto_redis.shared.memory.edits import MemoryEditor
 from memanto_redis.shared.memory.schema import ensure_index_async
 from memanto_redis.shared.memory.store import MemoryStore
@@ -25,11 +37,115 @@ from memanto_redis.shared.schedule.inbox import Inbox
 from memanto_redis.shared.schedule.store import ScheduleStore
 
 
+class ModelLoading(Busy):
+    """The embedding model is not loaded yet."""
+
+    retry_after = 2
+
+
+def folder_dims(path: str) -> int | None:
+    """The size of the vectors a sentence-transformers folder makes, read from its
+    configuration (as sentence-transformers works it out, last module first) without
+    loading torch; None when the folder does not say."""
+    root = Path(path)
+    try:
+        modules = json.loads((root / "modules.json").read_text())
+        for module in reversed(modules):
+            kind = str(module.get("type", "")).rsplit(".", 1)[-1]
+            if kind == "Normalize":
+                continue
+            config = json.loads((root / module.get("path", "") / "config.json").read_text())
+            if kind == "Dense":
+                return int(config["out_features"])
+            if kind == "Pooling":
+                modes = sum(1 for name, on in config.items()
+                            if name.startswith("pooling_mode_") and on is True)
+                return int(config["word_embedding_dimension"]) * max(1, modes)
+            return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return None
+
+
+class EmbeddingModel:
+    """The web process's vectorizer, possibly still loading. `dims` is known from the start
+    (the indexes need it); `embed` raises ModelLoading until the model is there."""
+
+    def __init__(self, name: str, threads: int, dims: int | None = None,
+                 vectorizer: Any = None) -> None:
+        self.name = name
+        self.threads = threads
+        self.vectorizer = vectorizer
+        self.dims = vectorizer.dims if vectorizer is not None else dims
+
+    @property
+    def ready(self) -> bool:
+        return self.vectorizer is not None
+
+    async def embed(self, text: str) -> bytes:
+        if self.vectorizer is None:
+            raise ModelLoading("the embedding model is still loading; retry in a few seconds")
+        # The model is CPU-bound: keep it off the event loop that serves the writes.
+        return await asyncio.to_thread(self.vectorizer.embed, text, as_buffer=True)
+
+    async def load(self) -> float:
+        """Load the model in a thread of its own; returns the seconds it took. A daemon
+        thread, unlike asyncio's executor, does not hold up the process's exit when it is
+        stopped while still loading."""
+        started = time.monotonic()
+        loop = asyncio.get_running_loop()
+        loaded: asyncio.Future[Any] = loop.create_future()
+
+        def work() -> None:
+            try:
+                result: Any = load_vectorizer(self.name, self.threads)
+            except BaseException as exc:  # handed to the loop, which raises it in load()
+                result = exc
+            # RuntimeError: the loop closed meanwhile, as the process stops.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, loaded, result)
+
+        threading.Thread(target=work, name="load-model", daemon=True).start()
+        vectorizer = await loaded
+        if self.dims is not None and vectorizer.dims != self.dims:
+            raise ConfigError(f"MEMANTO_EMBED_MODEL={self.name!r} makes {vectorizer.dims}-"
+                              f"dimensional vectors, its folder says {self.dims}")
+        # The model's millions of objects would make every GC pass slow and the door's
+        # tail latency with it; they live as long as the process, so freeze them.
+        gc.freeze()
+        self.vectorizer = vectorizer
+        self.dims = vectorizer.dims
+        return time.monotonic() - started
+
+
+def _settle(future: asyncio.Future[Any], result: Any) -> None:
+    if future.cancelled():
+        return
+    if isinstance(result, BaseException):
+        future.set_exception(result)
+    else:
+        future.set_result(result)
+
+
+async def start_model(settings: Settings, vectorizer: Any = None) -> EmbeddingModel:
+    """The model, ready when given; else its loading is left to the caller when its size is
+    known from its folder, and waited for here when it is not."""
+    if vectorizer is not None:
+        return EmbeddingModel(settings.embed_model, settings.web_embed_threads,
+                              vectorizer=vectorizer)
+    # A model that is not there is a ConfigError now, before anything is served.
+    dims = folder_dims(model_path(settings.embed_model))
+    model = EmbeddingModel(settings.embed_model, settings.web_embed_threads, dims)
+    if dims is None:
+        await model.load()
+    return model
+
+
 @dataclass
 class Services:
     settings: Settings
     redis: Any
-    vectorizer: Any
+    model: EmbeddingModel
     api_keys: ApiKeys
     signer: TokenSigner
     agents: AgentStore
@@ -44,8 +160,8 @@ class Services:
     ltm: LongTermMemory
 
     async def embed(self, text: str) -> bytes:
-        # The model is CPU-bound: keep it off the event loop that serves the writes.
-        return await asyncio.to_thread(self.vectorizer.embed, text, as_buffer=True)
+        """`text`'s vector; ModelLoading (503, Retry-After) while the model loads."""
+        return await self.model.embed(text)
 
     async def close(self) -> None:
         await self.inbox.close()
@@ -56,14 +172,14 @@ class Services:
 async def build(settings: Settings, vectorizer: Any = None) -> Services:
     settings.require_secrets()
     redis = await connect_async(settings.redis_url, wait_seconds=settings.redis_wait_seconds)
-    if vectorizer is None:
-        vectorizer = await asyncio.to_thread(load_vectorizer, settings.embed_model,
-                                              settings.web_embed_threads)
-        # The model's millions of objects would make every GC pass slow and the door's
-        # tail latency with it; they live as long as the process, so freeze them.
-        gc.freeze()
-    index = await ensure_index_async(redis, vectorizer.dims)
-    swarm_index = await ensure_swarm_index(redis, vectorizer.dims)
+    try:
+        model = await start_model(settings, vectorizer)
+        assert model.dims is not None
+        index = await ensure_index_async(redis, model.dims)
+        swarm_index = await ensure_swarm_index(redis, model.dims)
+    except BaseException:
+        await redis.aclose()
+        raise
     signer = TokenSigner(settings.jwt_secret)
     memories = MemoryStore(redis, index, settings.max_backlog, settings.idempotency_seconds)
     editor = MemoryEditor(redis, index, settings.max_backlog)
@@ -72,7 +188,7 @@ async def build(settings: Settings, vectorizer: Any = None) -> Services:
     return Services(
         settings=settings,
         redis=redis,
-        vectorizer=vectorizer,
+        model=model,
         api_keys=ApiKeys(redis, settings.api_key),
         signer=signer,
         agents=agents,

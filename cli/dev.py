@@ -1,21 +1,22 @@
 """`memanto dev` (what `make run` runs): the whole service on local defaults.
 
-Generates local secrets into an env file once and keeps them between runs, starts the
-embedded Redis, then every Procfile process under honcho. Ctrl-C stops them all.
+Generates local secrets into an env file once and keeps them between runs, then starts
+the embedded Redis (data in .data/redis) and every Procfile process under the supervisor
+of cli/supervisor.py, which restarts any of them that exits. Ctrl-C stops the processes,
+then Redis.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import redis
 
 from memanto_redis.cli import processes
+from memanto_redis.cli.supervisor import Program, Supervisor, read_procfile
 
 LOCAL_DEFAULTS = {
     "REDIS_URL": "redis://127.0.0.1:6379/0",
@@ -49,27 +50,29 @@ def ensure_env_file(path: Path) -> dict[str, str]:
     return {**values, **added}
 
 
-def run(env_file: str) -> None:
+def run(env_file: str, procfile: str = "Procfile", data_dir: str = ".data/redis") -> None:
     path = Path(env_file)
     env = {**ensure_env_file(path), **os.environ}
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
-    port = redis.connection.parse_url(env["REDIS_URL"]).get("port", 6379)
-    # Redis runs in its own session so that Ctrl-C reaches the Procfile processes first;
-    # it is stopped last, once they have finished with it.
+    port = int(redis.connection.parse_url(env["REDIS_URL"]).get("port", 6379))
     try:
-        redis_proc = processes.start_redis(port, ".data/redis", env=env, output=None,
-                                           new_session=True, interval=0.2)
+        programs = read_procfile(Path(procfile), env)
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"memanto dev: {exc}") from None
+    embedded = Program("redis", processes.redis_command(port, data_dir), tier=0,
+                       ready=lambda: processes.redis_answers(port), grace=30)
+    supervisor = Supervisor([embedded, *programs], env)
+    supervisor.install_signal_handlers()
+    try:
+        supervisor.start()
     except (TimeoutError, RuntimeError) as exc:
+        supervisor.stop()
         raise SystemExit(f"embedded Redis did not start on {env['REDIS_URL']}: {exc}") from None
-    try:
-        print(f"\nMEMANTO API:  http://{env['HOST']}:{env['PORT']}\n"
-              f"Admin API key: {env['MEMANTO_API_KEY']}   (kept in {path})\n"
-              f"Redis:        {env['REDIS_URL']} (data in .data/redis)\n", flush=True)
-        honcho = subprocess.Popen([str(Path(bin_dir) / "honcho"), "start", "-f", "Procfile",
-                                   "-e", str(path)], env=env)
-        # honcho receives the terminal's Ctrl-C itself and stops its processes gracefully.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        honcho.wait()
-    finally:
-        processes.stop(redis_proc, timeout=30)
+    except KeyboardInterrupt:
+        supervisor.stop()
+        raise SystemExit(130) from None
+    print(f"\nMEMANTO API:  http://{env['HOST']}:{env['PORT']}\n"
+          f"Admin API key: {env['MEMANTO_API_KEY']}   (kept in {path})\n"
+          f"Redis:        {env['REDIS_URL']} (data in {data_dir})\n", flush=True)
+    raise SystemExit(supervisor.run())

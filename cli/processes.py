@@ -29,6 +29,9 @@ CLI = [sys.executable, "-m", "memanto_redis.cli.main"]
 WORKER = [sys.executable, "-m", "memanto_redis.workers.ingest"]
 WEB_APP = "memanto_redis.api.app:app"
 WEB_PROBE = "/api/v2/agents"
+# The line the web process writes once recall can be served (api/app.py's MODEL_READY,
+# spelled here so that this module does not import the web app).
+MODEL_READY = "web: embedding model loaded"
 
 T = TypeVar("T")
 
@@ -96,37 +99,66 @@ def _exited(proc: subprocess.Popen, what: str, log_path: Path | None = None) -> 
     return RuntimeError(f"{what} exited ({proc.returncode}){tail}")
 
 
+def redis_command(port: int, data_dir: Path | str) -> list[str]:
+    """The command line of the embedded Redis on the loopback, data in `data_dir`."""
+    return [*CLI, "redis-server", "--port", str(port), "--data-dir", str(data_dir)]
+
+
+def redis_answers(port: int) -> bool:
+    """Whether a Redis on the loopback `port` answers PING (and has its data loaded)."""
+    client = redis.Redis(host=LOOPBACK, port=port, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        return bool(client.ping())
+    except (redis.ConnectionError, redis.TimeoutError):
+        return False
+    finally:
+        client.close()
+
+
 def start_redis(port: int, data_dir: Path | str, *, env: dict[str, str] | None = None,
                 cwd: Path | str | None = None, output: int | IO[Any] | None = subprocess.DEVNULL,
                 new_session: bool = False, timeout: float = 20,
                 interval: float = 0.05) -> subprocess.Popen:
     """The embedded Redis as `memanto redis-server` runs it, once it answers PING on
     the loopback. `output` takes its stdout and stderr (None: this process's own)."""
-    proc = subprocess.Popen(
-        [*CLI, "redis-server", "--port", str(port), "--data-dir", str(data_dir)],
-        cwd=cwd, env=env, stdout=output, stderr=output, start_new_session=new_session,
-    )
-    client = redis.Redis(host=LOOPBACK, port=port)
+    proc = subprocess.Popen(redis_command(port, data_dir), cwd=cwd, env=env, stdout=output,
+                            stderr=output, start_new_session=new_session)
 
     def up() -> bool:
-        try:
-            return bool(client.ping())
-        except redis.ConnectionError:
-            if proc.poll() is not None:
-                raise _exited(proc, "redis-server") from None
-            return False
+        if redis_answers(port):
+            return True
+        if proc.poll() is not None:
+            raise _exited(proc, "redis-server")
+        return False
 
+    return _started(proc, up, timeout, interval, "redis-server")
+
+
+def web_answers(port: int, probe: str = WEB_PROBE) -> bool:
+    """Whether a web process on the loopback `port` gives a GET of `probe` any HTTP answer."""
     try:
-        return _started(proc, up, timeout, interval, "redis-server")
-    finally:
-        client.close()
+        httpx.get(f"http://{LOOPBACK}:{port}{probe}", timeout=1)
+        return True
+    except httpx.TransportError:
+        return False
+
+
+def model_loaded(log_path: Path) -> bool:
+    """Whether the web process writing `log_path` has said its embedding model is loaded."""
+    try:
+        return MODEL_READY.encode() in log_path.read_bytes()
+    except OSError:
+        return False
 
 
 def start_web(port: int, log_path: Path, *, env: dict[str, str], app: str = WEB_APP,
               probe: str = WEB_PROBE, cwd: Path | str | None = None,
-              timeout: float = 60) -> subprocess.Popen:
+              timeout: float = 90, model: bool | None = None) -> subprocess.Popen:
     """A uvicorn process serving `app` on the loopback (no access log), output appended
-    to `log_path`, once a GET of `probe` gets any HTTP answer."""
+    to `log_path`, once a GET of `probe` gets any HTTP answer and, with `model` (the
+    default for the service's own app), once its embedding model is loaded too (it serves
+    what needs no model before that)."""
+    wait_model = app == WEB_APP if model is None else model
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", app, "--host", LOOPBACK, "--port", str(port),
@@ -136,11 +168,7 @@ def start_web(port: int, log_path: Path, *, env: dict[str, str], app: str = WEB_
     def up() -> bool:
         if proc.poll() is not None:
             raise _exited(proc, "web process", log_path)
-        try:
-            httpx.get(f"http://{LOOPBACK}:{port}{probe}", timeout=1)
-            return True
-        except httpx.TransportError:
-            return False
+        return web_answers(port, probe) and (not wait_model or model_loaded(log_path))
 
     return _started(proc, up, timeout, 0.2, "web process")
 

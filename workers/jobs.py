@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import time
 from typing import Any
 
@@ -22,6 +23,7 @@ from rq.job import Job
 
 from memanto_redis.shared.agent_memory.stm import DEFAULT_SESSION, StmWriter
 from memanto_redis.shared.infra import keys, scripts
+from memanto_redis.shared.infra.connection import HEALTH_CHECK_SECONDS, client_options
 from memanto_redis.shared.infra.replies import text
 from memanto_redis.shared.infra.settings import ConfigError, Settings
 from memanto_redis.shared.infra.times import iso
@@ -35,18 +37,53 @@ def settings() -> Settings:
     return Settings.from_env()
 
 
+# RQ's scheduler (`--with-scheduler`: it moves retries due after their interval back to the
+# queue) runs in a child process that dies on a Redis blip, and the worker starts it again
+# only in its maintenance turn, every 600 s by default: retries would stall for ten minutes.
+MAINTENANCE_SECONDS = 10
+
+
+def _quiet_maintenance(logger: logging.Logger) -> None:
+    """Maintenance every few seconds would fill the console with RQ's two lines about
+    cleaning registries (at INFO); they say nothing an operator acts on, so drop them."""
+    if not any(isinstance(f, _MaintenanceLines) for f in logger.filters):
+        logger.addFilter(_MaintenanceLines())
+
+
+class _MaintenanceLines(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno == logging.INFO and "cleaning" in str(record.msg))
+
+
 class JobsWorker(Worker):
     """The `jobs` process's worker (`rq worker -w ...jobs.JobsWorker`). Naming it makes
     the parent import this module once, so each forked work horse starts with the job code
     loaded instead of importing it again per job (0.5 s and more on a busy machine); it
-    reads the settings then too, so a bad value stops the process at once, in one line."""
+    reads the settings then too, so a bad value stops the process at once, in one line.
+
+    It also keeps RQ's scheduler alive: maintenance (which restarts a dead scheduler) runs
+    every MAINTENANCE_SECONDS at most, and an idle worker wakes from its wait for a job
+    that often to do it; its Redis connections get the service's retry and keepalive."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         try:
             settings()
         except ConfigError as exc:
             raise SystemExit(f"jobs: {exc}") from None
+        kwargs["maintenance_interval"] = min(
+            kwargs.get("maintenance_interval") or MAINTENANCE_SECONDS, MAINTENANCE_SECONDS)
+        _quiet_maintenance(logging.getLogger("rq.worker"))
+        connection = kwargs.get("connection")
+        if connection is not None:
+            # As RQ sets its socket timeout: on the pool, for every connection made from
+            # now on (the scheduler's child builds its own pool from these too).
+            connection.connection_pool.connection_kwargs.update(
+                health_check_interval=HEALTH_CHECK_SECONDS, **client_options())
         super().__init__(*args, **kwargs)
+
+    @property
+    def dequeue_timeout(self) -> int:
+        return max(1, min(super().dequeue_timeout, self.maintenance_interval))
 
 
 class WebhookFailed(Exception):

@@ -152,9 +152,12 @@ def run(clock: Clock, leader: Leadership, should_stop: Callable[[], bool]) -> No
                 else:
                     time.sleep(MAX_PAUSE)
             except (redis.ConnectionError, redis.TimeoutError) as exc:
+                # Still leading as far as we know: once Redis answers, the renewal's
+                # compare-and-set keeps the lead if the lock survived (a restart from the
+                # AOF keeps it), or gives it up if it expired meanwhile. A fire checks the
+                # lock under WATCH either way, so thinking we lead never fires twice.
                 log.warning("Redis unavailable (%s); retrying", exc)
-                leader.leading = False
-                time.sleep(1.0)
+                time.sleep(0.5)
     finally:
         with contextlib.suppress(redis.RedisError):
             leader.release()

@@ -5,6 +5,11 @@ door about a third of a request's CPU here: one EVALSHA took ~160 us through
 `Script.__call__` and ~105 us sent straight on a connection, measured back to back. The
 remember script runs thousands of times a second, so it takes the short road; everything
 else goes through the ordinary client.
+
+A restarted Redis leaves every kept connection dead. One is never sent on once it has seen
+the server close it (`can_read`: no system call, ~0.2 us), and the first connection error
+drops every idle one, so after an outage the door answers 503 only while Redis is really
+away. An exchange that fails is never retried here: the script may have run.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import redis
 import redis.asyncio as aredis
 from redis.exceptions import NoScriptError
 
@@ -27,18 +33,34 @@ class HotScript:
         self._idle: list[Any] = []
 
     async def __call__(self, keys: list[str], args: list[Any]) -> Any:
-        conn = self._idle.pop() if self._idle else self.pool.make_connection()
+        conn = await self._connection()
         try:
             reply = await self._run(conn, keys, args)
-        except BaseException:
+        except BaseException as exc:
             # A failed or cancelled exchange may leave a reply in flight: never reuse it.
             await conn.disconnect()
+            if isinstance(exc, redis.ConnectionError | redis.TimeoutError | OSError):
+                # Redis went away: the other idle connections went with it.
+                await self.close()
             raise
         if len(self._idle) < KEEP_IDLE:
             self._idle.append(conn)
         else:
             await conn.disconnect()
         return reply
+
+    async def _connection(self) -> Any:
+        """An idle connection the server has not closed, else a new one."""
+        while self._idle:
+            conn = self._idle.pop()
+            try:
+                if not await conn.can_read():
+                    return conn
+            except redis.ConnectionError:
+                pass
+            # Closed by the server (a restart), or holding a stray reply.
+            await conn.disconnect()
+        return self.pool.make_connection()
 
     async def _run(self, conn: Any, keys: list[str], args: list[Any]) -> Any:
         try:

@@ -19,6 +19,7 @@ from redis.typing import EncodableT, KeyT, StreamIdT
 
 from memanto_redis.shared.errors import Busy
 from memanto_redis.shared.infra import keys
+from memanto_redis.shared.infra.connection import client_options
 from memanto_redis.shared.infra.replies import text, text_fields
 
 STREAM_ID_RE = re.compile(r"^\d{1,20}(-\d{1,20})?$")
@@ -72,7 +73,10 @@ class InboxRead:
 class Inbox:
     def __init__(self, redis: aredis.Redis, url: str, max_waiters: int) -> None:
         self.redis = redis
-        self._waiting = aredis.Redis.from_url(url, max_connections=max_waiters)
+        # The same retry and keepalive as the web's own client: a long-poll cut by a Redis
+        # restart is sent again on a new connection.
+        self._waiting = aredis.Redis.from_url(url, max_connections=max_waiters,
+                                              **client_options(asynchronous=True))
         self._slots = asyncio.Semaphore(max_waiters)
 
     async def read(self, agent_id: str, after: str, wait: float, limit: int) -> InboxRead:

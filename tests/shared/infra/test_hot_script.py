@@ -1,0 +1,54 @@
+"""The door's script runner across a Redis restart: its kept connections die with the
+server, and no request after the restart may be the one that finds out."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import pytest
+import redis
+import redis.asyncio as aredis
+
+from memanto_redis.shared.infra.connection import client_options
+from memanto_redis.shared.infra.hot_script import HotScript
+from tests.support import free_port, start_redis, stop
+
+SCRIPT = "return redis.call('INCR', KEYS[1])"
+
+
+def test_kept_connections_are_replaced_after_a_restart(tmp_path):
+    port = free_port()
+    server = start_redis(port, tmp_path)
+
+    async def scenario() -> None:
+        nonlocal server
+        client = aredis.Redis(port=port, **client_options(asynchronous=True))
+        script = HotScript(client, SCRIPT)
+        try:
+            # Eight requests at once leave eight connections kept for reuse.
+            await asyncio.gather(*(script(["n"], []) for _ in range(8)))
+            assert len(script._idle) == 8  # noqa: SLF001
+            stop(server, signal.SIGKILL)
+            with pytest.raises(redis.ConnectionError):
+                await script(["n"], [])  # Redis is away: an error, and nothing kept
+            assert script._idle == []  # noqa: SLF001
+            server = start_redis(port, tmp_path)
+            assert await script(["n"], []) >= 1
+
+            # Killed again while connections are kept and nobody calls: the loop sees each
+            # one closed, and the next requests all succeed on new ones.
+            await asyncio.gather(*(script(["n"], []) for _ in range(8)))
+            stop(server, signal.SIGKILL)
+            server = start_redis(port, tmp_path)
+            await asyncio.sleep(0.1)  # a serving process's loop runs all along
+            replies = await asyncio.gather(*(script(["n"], []) for _ in range(8)))
+            assert all(isinstance(n, int) for n in replies)
+        finally:
+            await script.close()
+            await client.aclose()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        stop(server)
