@@ -11,11 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import json
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from memanto_redis.shared.agent_memory.ltm import LongTermMemory
@@ -27,7 +25,12 @@ from memanto_redis.shared.auth.sessions import SessionStore
 from memanto_redis.shared.auth.tokens import TokenSigner
 from memanto_redis.shared.errors import Busy
 from memanto_redis.shared.infra.connection import connect_async
-from memanto_redis.shared.infra.embeddings import load_vectorizer, model_path
+from memanto_redis.shared.infra.embeddings import (
+    QueryCache,
+    folder_dims,
+    load_vectorizer,
+    model_path,
+)
 from memanto_redis.shared.infra.settings import ConfigError, Settings
 from memanto_redis.shared.memory.edits import MemoryEditor
 from memanto_redis.shared.memory.schema import ensure_index_async
@@ -43,30 +46,6 @@ class ModelLoading(Busy):
     retry_after = 2
 
 
-def folder_dims(path: str) -> int | None:
-    """The size of the vectors a sentence-transformers folder makes, read from its
-    configuration (as sentence-transformers works it out, last module first) without
-    loading torch; None when the folder does not say."""
-    root = Path(path)
-    try:
-        modules = json.loads((root / "modules.json").read_text())
-        for module in reversed(modules):
-            kind = str(module.get("type", "")).rsplit(".", 1)[-1]
-            if kind == "Normalize":
-                continue
-            config = json.loads((root / module.get("path", "") / "config.json").read_text())
-            if kind == "Dense":
-                return int(config["out_features"])
-            if kind == "Pooling":
-                modes = sum(1 for name, on in config.items()
-                            if name.startswith("pooling_mode_") and on is True)
-                return int(config["word_embedding_dimension"]) * max(1, modes)
-            return None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
-    return None
-
-
 class EmbeddingModel:
     """The web process's vectorizer, possibly still loading. `dims` is known from the start
     (the indexes need it); `embed` raises ModelLoading until the model is there."""
@@ -77,6 +56,7 @@ class EmbeddingModel:
         self.threads = threads
         self.vectorizer = vectorizer
         self.dims = vectorizer.dims if vectorizer is not None else dims
+        self.cache = QueryCache()
 
     @property
     def ready(self) -> bool:
@@ -85,8 +65,13 @@ class EmbeddingModel:
     async def embed(self, text: str) -> bytes:
         if self.vectorizer is None:
             raise ModelLoading("the embedding model is still loading; retry in a few seconds")
+        cached = self.cache.get(text)
+        if cached is not None:
+            return cached
         # The model is CPU-bound: keep it off the event loop that serves the writes.
-        return await asyncio.to_thread(self.vectorizer.embed, text, as_buffer=True)
+        vector: bytes = await asyncio.to_thread(self.vectorizer.embed, text, as_buffer=True)
+        self.cache.put(text, vector)
+        return vector
 
     async def load(self) -> float:
         """Load the model in a thread of its own; returns the seconds it took. A daemon

@@ -6,6 +6,7 @@ The default is local and offline: all-MiniLM-L6-v2 as shipped inside the
 
 from __future__ import annotations
 
+import json
 import os
 from collections import OrderedDict
 from pathlib import Path
@@ -52,6 +53,30 @@ def load_vectorizer(name: str, threads: int | None = None) -> BaseVectorizer:
     except (OSError, ValueError) as exc:  # a folder that holds no usable model
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ConfigError(f"MEMANTO_EMBED_MODEL={name!r} cannot be loaded: {first}") from exc
+
+
+def folder_dims(path: str) -> int | None:
+    """The size of the vectors a sentence-transformers folder makes, read from its
+    configuration (as sentence-transformers works it out, last module first) without
+    loading torch; None when the folder does not say."""
+    root = Path(path)
+    try:
+        modules = json.loads((root / "modules.json").read_text())
+        for module in reversed(modules):
+            kind = str(module.get("type", "")).rsplit(".", 1)[-1]
+            if kind == "Normalize":
+                continue
+            config = json.loads((root / module.get("path", "") / "config.json").read_text())
+            if kind == "Dense":
+                return int(config["out_features"])
+            if kind == "Pooling":
+                modes = sum(1 for name, on in config.items()
+                            if name.startswith("pooling_mode_") and on is True)
+                return int(config["word_embedding_dimension"]) * max(1, modes)
+            return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return None
 
 
 class QueryCache:

@@ -121,9 +121,12 @@ class Indexer:
 
     def run(self, should_stop: Callable[[], bool] = lambda: False, burst: bool = False) -> None:
         """Loop until told to stop, or (burst) until the stream has nothing new."""
-        self.ensure_group()
+        grouped = False
         while not should_stop():
             try:
+                if not grouped:  # inside the loop: Redis may be away at this very moment
+                    self.ensure_group()
+                    grouped = True
                 handled = self.run_once(block=not burst)
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 log.warning("Redis unavailable (%s); retrying in 1 s", exc)
