@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 
 from starlette.applications import Starlette
 
-from memanto_redis.api import agent_memory, agno, openapi, v2
+from memanto_redis.api import agent_memory, agno, mcp, openapi, v2
 from memanto_redis.api import services as services_module
 from memanto_redis.api.errors import EXCEPTION_HANDLERS
 from memanto_redis.api.services import Services
@@ -59,9 +59,9 @@ def create_app(settings: Settings | None = None, vectorizer: Any = None) -> Star
             await svc.close()
 
     return Starlette(
-        routes=[*v2.routes, *agent_memory.routes, *agno.routes, *openapi.routes],
+        routes=[*v2.routes, *agent_memory.routes, *agno.routes, *openapi.routes, mcp.route],
         exception_handlers=EXCEPTION_HANDLERS,
-        lifespan=lifespan,
+        lifespan=mcp.with_sessions(lifespan),
     )
 
 

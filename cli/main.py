@@ -104,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--timeout", type=float, default=300.0, help="for --wait (seconds)")
 
     verb(verbs, "status", commands.status, "server, key and session at a glance")
+    mcp = verbs.add_parser("mcp", help="serve the MCP tools over stdio as one agent (for a "
+                           "coding agent), talking to the server over HTTP")
+    mcp.add_argument("--agent", required=True, help="the agent whose memory the tools use")
+    mcp.add_argument("--hours", type=float, help="session length, and what each renewal "
+                     "adds (default: the server's, then 6)")
+    mcp.set_defaults(handler=_serve_mcp)
     user_memories.add_parser(verbs, common)
     schedules.add_parser(verbs, common)
 
@@ -114,6 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     verb(apikey, "list", commands.apikey_list, "list keys (names only)")
     verb(apikey, "revoke", commands.apikey_revoke, "revoke a key").add_argument("name")
     return parser
+
+
+def _serve_mcp(args: argparse.Namespace, config: CliConfig) -> None:
+    # Imported on use: the MCP SDK and the tool table take a second or two to load.
+    from memanto_redis.cli.mcp import run
+
+    run(args, config)
 
 
 def main(argv: list[str] | None = None) -> None:

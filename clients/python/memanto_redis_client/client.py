@@ -28,10 +28,12 @@ class ServerUnreachable(ClientError):
 
 
 class ApiError(ClientError):
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, status: int, detail: str, errors: list | None = None) -> None:
         super().__init__(f"{detail} (HTTP {status})")
         self.status = status
         self.detail = detail
+        # For invalid input: each field at fault, {field, message, type}.
+        self.errors = errors or []
 
 
 _NOT_JSON = object()
@@ -67,7 +69,9 @@ class Memanto:
             body = _NOT_JSON
         if reply.status_code >= 400:
             if isinstance(body, dict) and body.get("detail"):
-                raise ApiError(reply.status_code, str(body["detail"]))
+                errors = body.get("errors")
+                raise ApiError(reply.status_code, str(body["detail"]),
+                               errors if isinstance(errors, list) else None)
             raise ApiError(reply.status_code, self._unexpected(path, reply))
         if body is _NOT_JSON:
             raise ClientError(self._unexpected(path, reply))
@@ -233,6 +237,53 @@ class AgentHandle:
     def memory_index(self) -> dict:
         """The headers of this agent's Markdown tree, to load at session start."""
         return self.call("GET", "memory-index")
+
+    # -- short-term memory, the swarm, the inbox, schedules (seed 003) -----------------------
+    def _seed(self, tail: str) -> str:
+        return f"/api/agents/{self.agent_id}/{tail}"
+
+    def stm_append(self, role: str, content: str, session: str | None = None) -> dict:
+        """Add a message to a short-term memory session (the current one by default)."""
+        return self.call("POST", self._seed("memory/stm"), json=_drop_none(
+            {"role": role, "content": content, "session": session}))
+
+    def stm_read(self, limit: int | None = None, session: str | None = None) -> dict:
+        """A session's newest entries, oldest first."""
+        return self.call("GET", self._seed("memory/stm"),
+                         params=_drop_none({"limit": limit, "session": session}))
+
+    def current_context(self, limit: int | None = None, session: str | None = None) -> dict:
+        """`{content}`: the session as current.md."""
+        return self.call("GET", self._seed("memory/current"),
+                         params=_drop_none({"limit": limit, "session": session}))
+
+    def swarm_post(self, content: str, ttl_seconds: int | None = None,
+                   source_agent: str | None = None) -> dict:
+        """Share a fact with every agent, for `ttl_seconds`."""
+        return self.call("POST", "/api/swarm/facts", json=_drop_none(
+            {"content": content, "ttl_seconds": ttl_seconds, "source_agent": source_agent}))
+
+    def swarm_search(self, query: str, **options: Any) -> dict:
+        return self.call("POST", "/api/swarm/search",
+                         json=_drop_none({"query": query, **options}))
+
+    def inbox(self, after: str | None = None, wait: float | None = None,
+              limit: int | None = None) -> dict:
+        """Prompts delivered by schedules; pass the `last_id` you got back as `after`."""
+        return self.call("GET", self._seed("inbox"),
+                         params=_drop_none({"after": after, "wait": wait, "limit": limit}))
+
+    def schedule_create(self, name: str, cron: str, prompt: str, timezone: str | None = None,
+                        webhook_url: str | None = None) -> dict:
+        return self.call("POST", self._seed("schedules"), json=_drop_none(
+            {"name": name, "cron": cron, "prompt": prompt, "timezone": timezone,
+             "webhook_url": webhook_url}))
+
+    def schedules(self) -> dict:
+        return self.call("GET", self._seed("schedules"))
+
+    def schedule_delete(self, name: str) -> dict:
+        return self.call("DELETE", self._seed(f"schedules/{name}"))
 
     # -- the session -----------------------------------------------------------------------
     def session_info(self) -> dict:
