@@ -11,12 +11,15 @@ from collections.abc import AsyncIterator
 from typing import Any, NoReturn
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
-from memanto_redis.api import agent_memory, agno, mcp, openapi, v2
+from memanto_redis.api import agent_memory, agno, health, mcp, metrics, openapi, v2
 from memanto_redis.api import services as services_module
 from memanto_redis.api.errors import EXCEPTION_HANDLERS
+from memanto_redis.api.observe import Observe
 from memanto_redis.api.services import Services
 from memanto_redis.shared.errors import MemantoError
+from memanto_redis.shared.infra import logs
 from memanto_redis.shared.infra.settings import ConfigError, Settings
 
 log = logging.getLogger("memanto.api")
@@ -40,14 +43,17 @@ async def _load_model(svc: Services) -> None:
         seconds = await svc.model.load()
     except (ConfigError, MemantoError) as exc:
         _give_up(exc)
-    print(f"{MODEL_READY} in {seconds:.1f} s", file=sys.stderr, flush=True)
+    log.info("%s in %.1f s", MODEL_READY, seconds)
 
 
 def create_app(settings: Settings | None = None, vectorizer: Any = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Services]]:
         try:
-            svc = await services_module.build(settings or Settings.from_env(), vectorizer)
+            current = settings or Settings.from_env()
+            if settings is None:  # the process's own app, not a test's: its logs are ours
+                logs.setup("web", current.log_format, current.log_level)
+            svc = await services_module.build(current, vectorizer)
         except (ConfigError, MemantoError) as exc:
             _give_up(exc)
         loading = None if svc.model.ready else asyncio.create_task(_load_model(svc))
@@ -59,7 +65,9 @@ def create_app(settings: Settings | None = None, vectorizer: Any = None) -> Star
             await svc.close()
 
     return Starlette(
-        routes=[*v2.routes, *agent_memory.routes, *agno.routes, *openapi.routes, mcp.route],
+        routes=[*v2.routes, *agent_memory.routes, *agno.routes, *openapi.routes, mcp.route,
+                *health.routes, *metrics.routes],
+        middleware=[Middleware(Observe)],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=mcp.with_sessions(lifespan),
     )

@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from memanto_redis.api.observe import REJECTED
 from memanto_redis.shared.errors import (
     Busy,
     Conflict,
@@ -51,6 +52,10 @@ STATUS: dict[type[MemantoError], int] = {
 }
 
 
+# A Busy error's reason in memanto_http_rejections_total; any other Busy is the backlog's.
+BUSY_REASONS = {"ModelLoading": "model_loading", "InboxBusy": "inbox_waiters"}
+
+
 def status_of(exc: MemantoError) -> int:
     return next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
 
@@ -64,6 +69,8 @@ async def memanto_error(request: Request, exc: Exception) -> JSONResponse:
         body["errors"] = exc.errors
     if isinstance(exc, Busy):
         headers["Retry-After"] = str(exc.retry_after)
+        # For the metrics: which bound turned the request away.
+        request.scope[REJECTED] = BUSY_REASONS.get(type(exc).__name__, "backlog")
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(body, status_code=status, headers=headers)

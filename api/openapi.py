@@ -220,6 +220,12 @@ TABLE: dict[str, Doc] = {
     # this document
     "GET /openapi.json": Doc(OPEN),
     "GET /docs": Doc(OPEN),
+    # operations: probes (no credentials) and Prometheus metrics (MEMANTO_METRICS_TOKEN as a
+    # Bearer when it is set)
+    "GET /health": Doc(OPEN),
+    "GET /live": Doc(OPEN),
+    "GET /ready": Doc(OPEN, errors=(503,)),
+    "GET /metrics": Doc(OPEN, errors=(401,)),
 }
 
 
@@ -343,7 +349,7 @@ def _answers(doc: Doc, has_path_params: bool, path: str) -> dict[str, Any]:
         codes |= {400, 413, 415, 422}
     if doc.query:
         codes.add(422)
-    media = "text/html" if path == "/docs" else "application/json"
+    media = {"/docs": "text/html", "/metrics": "text/plain"}.get(path, "application/json")
     answers: dict[str, Any] = {
         str(doc.ok): {"description": "No Content"} if doc.ok == 204 else
         {"description": "OK" if doc.ok == 200 else "Created", "content": {media: {"schema": {}}}},

@@ -221,7 +221,28 @@ def status(args: argparse.Namespace, config: CliConfig) -> None:
         # No credentials to show anything with; a 401 still proves the server answers.
         with contextlib.suppress(ApiError):
             client.request("GET", "/api/v2/agents", use_key=False)
+    lines += _readiness(client, report)
     output.emit(report, args.json, "\n".join(lines))
+
+
+def _readiness(client: Memanto, report: dict) -> list[str]:
+    """GET /ready: whether the server can serve everything, and the worker, scheduler and
+    jobs processes whose heartbeat is alive."""
+    try:
+        ready = client.request("GET", "/ready", use_key=False)
+    except ApiError as exc:
+        report["ready"] = False
+        report["processes"] = []
+        return [f"Ready:    no ({exc.detail if exc.status == 503 else exc})"]
+    report["ready"] = True
+    report["processes"] = processes = ready.get("processes", [])
+    lines = ["Ready:    yes (Redis, search index, embedding model)"]
+    if not processes:
+        return [*lines, "Processes: none with a live heartbeat (worker, scheduler, jobs)"]
+    lines.append("Processes:")
+    lines += [f"  {p['kind']:<10} {p['name']:<40} beat {p['seconds_since_beat']:.1f} s ago"
+              for p in processes]
+    return lines
 
 
 def apikey_create(args: argparse.Namespace, config: CliConfig) -> None:

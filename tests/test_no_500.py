@@ -28,8 +28,9 @@ JUNK_PARAMS = [
     {"topics": ",,,", "sort_by": "x", "user_id": "{}"}, {"extend_hours": "nan"},
     {"duration_hours": "inf"},
 ]
-# The OpenAPI document and its page, served without credentials.
-PUBLIC = {"/openapi.json", "/docs"}
+# The OpenAPI document and its page, the health probes and the metrics (their token is
+# optional, MEMANTO_METRICS_TOKEN), served without credentials.
+PUBLIC = {"/openapi.json", "/docs", "/health", "/live", "/ready", "/metrics"}
 # ("..", which HTTP clients resolve before sending, is left out.)
 JUNK_PATH = ["x", "a" * 300, "%00", "{a}", "ü", "1"]
 

@@ -22,8 +22,9 @@ from rq import Queue, Retry, Worker, get_current_job
 from rq.job import Job
 
 from memanto_redis.shared.agent_memory.stm import DEFAULT_SESSION, StmWriter
-from memanto_redis.shared.infra import keys, scripts
+from memanto_redis.shared.infra import keys, logs, metrics, scripts
 from memanto_redis.shared.infra.connection import HEALTH_CHECK_SECONDS, client_options
+from memanto_redis.shared.infra.heartbeat import Heartbeat
 from memanto_redis.shared.infra.replies import text
 from memanto_redis.shared.infra.settings import ConfigError, Settings
 from memanto_redis.shared.infra.times import iso
@@ -67,9 +68,11 @@ class JobsWorker(Worker):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         try:
-            settings()
+            current = settings()
         except ConfigError as exc:
             raise SystemExit(f"jobs: {exc}") from None
+        # Before RQ's work() looks for a handler: it then finds ours and adds none.
+        logs.setup("jobs", current.log_format, current.log_level)
         kwargs["maintenance_interval"] = min(
             kwargs.get("maintenance_interval") or MAINTENANCE_SECONDS, MAINTENANCE_SECONDS)
         _quiet_maintenance(logging.getLogger("rq.worker"))
@@ -84,6 +87,16 @@ class JobsWorker(Worker):
     @property
     def dequeue_timeout(self) -> int:
         return max(1, min(super().dequeue_timeout, self.maintenance_interval))
+
+    def work(self, *args: Any, **kwargs: Any) -> bool:
+        """RQ's work loop, with our heartbeat beating beside it (RQ's own is kept in RQ's
+        keys, per worker, with its own expiry; ours is the service's, like the others)."""
+        beat = Heartbeat(self.connection, "jobs", self.name, settings().heartbeat_seconds,
+                         info=lambda: {"queue": keys.JOBS_QUEUE}).start()
+        try:
+            return bool(super().work(*args, **kwargs))
+        finally:
+            beat.stop()
 
 
 class WebhookFailed(Exception):
@@ -159,6 +172,7 @@ class Delivery:
                     if webhook_url:
                         pipe.hset(run, "webhook_status", "pending")
                         self._enqueue_webhook(pipe, agent_id, name, scheduled_for)
+                    metrics.count_now(pipe, metrics.DELIVERIES)
                     pipe.execute()
                     return f"delivered to the inbox and STM session {session}"
                 except WatchError:
@@ -211,6 +225,7 @@ class Delivery:
         if error is None:
             fields += ["webhook_delivered_at", now]
         self._attempt(keys=[run], args=fields)
+        metrics.count_now(self.redis, metrics.WEBHOOKS, outcome=outcome)
         if error is not None:
             raise WebhookFailed(f"webhook {delivery}: {error}"
                                 + ("" if final else "; will retry"))

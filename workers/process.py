@@ -1,14 +1,15 @@
-"""What every worker process does at start and stop: logging, signals, clear errors."""
+"""What every worker process does at start and stop: settings, logging, signals, clear
+errors."""
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 from collections.abc import Callable
 
 from memanto_redis.shared.errors import MemantoError
-from memanto_redis.shared.infra.settings import ConfigError
+from memanto_redis.shared.infra import logs
+from memanto_redis.shared.infra.settings import ConfigError, Settings
 
 
 class StopFlag:
@@ -26,11 +27,13 @@ class StopFlag:
         return self.stopped
 
 
-def run_main(name: str, body: Callable[[], None]) -> None:
-    """Run a worker's body; configuration and Redis problems end it with one clear line."""
-    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {name} %(levelname)s %(message)s")
+def run_main(name: str, body: Callable[[Settings], None]) -> None:
+    """Read the settings, set up the logs, run a worker's body; configuration and Redis
+    problems end it with one clear line."""
     try:
-        body()
+        settings = Settings.from_env()
+        logs.setup(name, settings.log_format, settings.log_level)
+        body(settings)
     except (ConfigError, MemantoError) as exc:
         print(f"{name}: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -31,8 +31,9 @@ from redis.client import Pipeline
 from redis.exceptions import WatchError
 from rq import Queue, Retry
 
-from memanto_redis.shared.infra import keys
+from memanto_redis.shared.infra import keys, metrics
 from memanto_redis.shared.infra.connection import connect
+from memanto_redis.shared.infra.heartbeat import Heartbeat
 from memanto_redis.shared.infra.replies import text
 from memanto_redis.shared.infra.settings import Settings
 from memanto_redis.shared.infra.times import iso
@@ -54,11 +55,12 @@ class Clock:
     """One turn fires every due schedule (up to a batch); `turn(now=...)` tests drive it."""
 
     def __init__(self, redis: Redis, queue: Queue, leader: Leadership | None = None,
-                 runs_kept: int = 100) -> None:
+                 runs_kept: int = 100, tally: metrics.Tally | None = None) -> None:
         self.redis = redis
         self.queue = queue
         self.leader = leader
         self.runs_kept = runs_kept
+        self.tally = tally
 
     def turn(self, now: float | None = None) -> int:
         now = time.time() if now is None else now
@@ -109,6 +111,11 @@ class Clock:
                 self.redis.zrem(keys.SCHEDULES_DUE, due)
                 return False
         log.info("fired %s/%s for %s (next %s)", agent_id, name, iso(scheduled), iso(following))
+        if self.tally is not None:
+            self.tally.inc(metrics.FIRES)
+            self.tally.observe(metrics.FIRE_DELAY, max(0.0, now - scheduled))
+            if now - scheduled > metrics.LATE_SECONDS:
+                self.tally.inc(metrics.LATE_FIRES)
         return True
 
     def _commit(self, pipe: Pipeline, agent_id: str, name: str, scheduled: int, following: int,
@@ -143,10 +150,15 @@ class Clock:
 
 def run(clock: Clock, leader: Leadership, should_stop: Callable[[], bool]) -> None:
     """Lead and fire, or stand by, until told to stop; a lost Redis is waited out."""
+    leading = False
     try:
         while not should_stop():
             try:
-                if leader.hold():
+                held = leader.hold()
+                if held and not leading and clock.tally is not None:
+                    clock.tally.inc(metrics.LEADER_CHANGES)
+                leading = held
+                if held:
                     clock.turn()
                     time.sleep(clock.pause())
                 else:
@@ -163,16 +175,23 @@ def run(clock: Clock, leader: Leadership, should_stop: Callable[[], bool]) -> No
             leader.release()
 
 
-def main() -> None:
-    settings = Settings.from_env()
+def main(settings: Settings) -> None:
     stop = StopFlag()
     client = connect(settings.redis_url, wait_seconds=settings.redis_wait_seconds)
     leader = Leadership(client, keys.SCHEDULER_LEADER, settings.scheduler_lock_ms)
+    tally = metrics.Tally(client)
     clock = Clock(client, Queue(keys.JOBS_QUEUE, connection=client), leader,
-                  runs_kept=settings.schedule_runs_kept)
+                  runs_kept=settings.schedule_runs_kept, tally=tally)
+    beat = Heartbeat(client, "scheduler", leader.token, settings.heartbeat_seconds,
+                     info=lambda: {"leading": client.get(keys.SCHEDULER_LEADER)
+                                   == leader.token.encode()},
+                     flush=tally.flush).start()
     log.info("scheduler %s up (lock %d ms); waiting to lead", leader.token,
              settings.scheduler_lock_ms)
-    run(clock, leader, stop)
+    try:
+        run(clock, leader, stop)
+    finally:
+        beat.stop()
     log.info("scheduler %s stopped", leader.token)
 
 

@@ -25,6 +25,14 @@ JOBS_QUEUE = "memanto"
 SCHEDULES_DUE = "memanto:schedules:due"
 # String with a TTL: the token of the scheduler process that leads (fires schedules).
 SCHEDULER_LEADER = "memanto:scheduler:leader"
+# String with a TTL, one per running worker process: `heartbeat(kind, name)` below.
+HEARTBEAT_PREFIX = "memanto:heartbeat:"
+# Sorted set: "kind:name" of every process that ever beat -> when it last did, so that
+# readers find the heartbeats without a SCAN over the whole keyspace.
+HEARTBEATS = "memanto:heartbeats"
+# Hash: the workers' Prometheus figures (counters and histogram buckets, summed over every
+# process), which the web's /metrics serves.
+METRICS = "memanto:metrics"
 # RediSearch index over the memory documents, and the key prefix it watches.
 MEMORY_INDEX = "memanto:memories"
 MEMORY_PREFIX = "mem:"
@@ -155,3 +163,9 @@ def swarm_fact(fact_id: int | str) -> str:
     """Hash with a TTL: one swarm fact, with its vector; gone (from list and search) when
     the key expires."""
     return f"{SWARM_PREFIX}{fact_id}"
+
+
+def heartbeat(kind: str, name: str) -> str:
+    """String with a TTL: a JSON note a worker, scheduler or jobs process rewrites every few
+    seconds; gone means the process is dead (or cut off from Redis)."""
+    return f"{HEARTBEAT_PREFIX}{kind}:{name}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from annotated_types import Ge
 from pydantic import AliasChoices, Field, ValidationError, field_validator
@@ -23,6 +23,8 @@ from pydantic_settings import (
 )
 
 ENV_PREFIX = "MEMANTO_"
+# Fields read from a variable of their own name, without the prefix, as other tools spell them.
+UNPREFIXED = {"redis_url": "REDIS_URL", "log_format": "LOG_FORMAT", "log_level": "LOG_LEVEL"}
 MAX_RETRY_INTERVALS = 25
 
 
@@ -85,6 +87,24 @@ class Settings(BaseSettings):
                           f"{MAX_RETRY_INTERVALS} of them) or 'none'"),
     ] = (10, 60, 300)
 
+    # Operations: how often worker processes write their heartbeat (it lives 3 times as
+    # long), the Bearer token /metrics asks for (none: open), and the logs' shape.
+    heartbeat_seconds: float = Field(5.0, gt=0)
+    metrics_token: str = Field("", repr=False)
+    log_format: Literal["json", "text"] = Field(
+        "json", validation_alias=AliasChoices("log_format", "LOG_FORMAT"),
+        description="'json' (one object per line) or 'text'")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", validation_alias=AliasChoices("log_level", "LOG_LEVEL"),
+        description="DEBUG, INFO, WARNING or ERROR")
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _any_case(cls, value: Any, info: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        return value.strip().lower() if info.field_name == "log_format" else value.strip().upper()
+
     @field_validator("webhook_retry_intervals", mode="before")
     @classmethod
     def _split_intervals(cls, value: Any) -> Any:
@@ -123,7 +143,7 @@ class Settings(BaseSettings):
     @classmethod
     def env_name(cls, field: str) -> str:
         """The environment variable that sets `field`."""
-        return "REDIS_URL" if field == "redis_url" else ENV_PREFIX + field.upper()
+        return UNPREFIXED.get(field, ENV_PREFIX + field.upper())
 
     def varied(self, **changes: Any) -> Settings:
         """These settings with some changed, each value checked again."""

@@ -471,6 +471,10 @@ def test_status_shows_server_and_session(cli, server):
     data = cli.ok("status", "--json").json()
     assert data["server_url"] == server and data["api_key"] is True
     assert data["agent_id"] == name and data["session"]["agent_id"] == name
+    # Readiness, and the live stack's ingest worker by its heartbeat.
+    assert field(out, "Ready:") == "yes (Redis, search index, embedding model)"
+    assert re.search(r"^  worker +\S+ +beat \d+\.\d s ago$", out, re.M), out
+    assert "worker" in {p["kind"] for p in data["processes"]} and data["ready"] is True
 
 
 def test_unreachable_server_is_one_error_line(cli):
