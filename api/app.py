@@ -63,6 +63,8 @@ def create_app(settings: Settings | None = None, vectorizer: Any = None) -> Star
             if loading is not None:
                 loading.cancel()
             await svc.close()
+            if logs.access is not None:
+                logs.access.flush()
 
     return Starlette(
         routes=[*v2.routes, *agent_memory.routes, *agno.routes, *openapi.routes, mcp.route,

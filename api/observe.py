@@ -9,6 +9,7 @@ formatted only when the logger is on.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import time
@@ -17,6 +18,8 @@ from typing import Any
 
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from memanto_redis.shared.infra import logs
 
 access = logging.getLogger("memanto.access")
 
@@ -78,20 +81,28 @@ class Observe:
         reason = scope.get(REJECTED) or ("rate_limit" if status == 429 else None)
         if reason:
             REJECTIONS.labels(reason).inc()
-        if access.isEnabledFor(logging.INFO):
+        if logs.access is not None or access.isEnabledFor(logging.INFO):
             params = scope.get("path_params") or {}
             # Seed 003's paths name the agent {name}; elsewhere {name} is an API key's name.
             agent = params.get("agent_id") or (params.get("name")
                                                if template.startswith("/api/agents/") else None)
-            access.info("%s %s %d", method, template, status, extra={
-                "request_id": request_id.decode(), "method": method, "route": template,
-                "status": status, "duration_ms": round(seconds * 1000, 2),
-                "agent_id": agent,
-            })
+            fields = {"event": f"{method} {template} {status}",
+                      "request_id": request_id.decode(), "agent_id": agent, "method": method,
+                      "route": template, "status": status,
+                      "duration_ms": round(seconds * 1000, 2)}
+            if logs.access is not None:
+                logs.access.write(fields)
+            else:
+                access.info("%s", fields.pop("event"), extra=fields)
 
 
 def _request_id(scope: Scope) -> bytes:
     for name, value in scope["headers"]:
         if name == b"x-request-id" and REQUEST_ID.match(value):
             return bytes(value)
-    return uuid.uuid4().hex.encode()
+    # Unique without a random draw per request: this process's random prefix and a count.
+    return b"%s%x" % (_PREFIX, next(_COUNT))
+
+
+_PREFIX = uuid.uuid4().hex[:16].encode()
+_COUNT = itertools.count(1)

@@ -10,11 +10,12 @@ line: bearer credentials and JWTs are masked in every message, whatever logged t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import sys
 import time
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 import orjson
 
@@ -64,12 +65,79 @@ class TextFormatter(logging.Formatter):
         return mask(super().format(record) + (f" {extra}" if extra else ""))
 
 
+class AccessLog:
+    """The web's access lines, one per request: formatted straight to bytes (no LogRecord,
+    no handler chain: the logging module costs ~25 us a line, a third of a remember's CPU)
+    and written in batches, at most FLUSH_SECONDS late, by whole lines."""
+
+    FLUSH_SECONDS = 0.05
+    MAX_LINES = 512
+
+    def __init__(self, process: str, fmt: Literal["json", "text"], stream: IO[str]) -> None:
+        self.process = process
+        self.json = fmt == "json"
+        self.stream = stream
+        self.lines: list[bytes] = []
+        self._second = -1
+        self._stamp = ""
+        self._flush_due: asyncio.TimerHandle | None = None
+
+    def write(self, fields: dict[str, Any]) -> None:
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        stamp = f"{self._stamp}.{int(now % 1 * 1000):03d}Z"
+        if self.json:
+            line = orjson.dumps({"timestamp": stamp, "level": "info", "process": self.process,
+                                 "logger": "memanto.access", **fields}) + b"\n"
+        else:
+            line = (f"{stamp} {self.process} INFO {fields['event']} " + " ".join(
+                f"{k}={v}" for k, v in fields.items() if k != "event" and v is not None)
+                + "\n").encode()
+        self.lines.append(line)
+        if len(self.lines) >= self.MAX_LINES:
+            self.flush()
+        elif self._flush_due is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.flush()
+                return
+            self._flush_due = loop.call_later(self.FLUSH_SECONDS, self.flush)
+
+    def flush(self) -> None:
+        if self._flush_due is not None:
+            self._flush_due.cancel()
+            self._flush_due = None
+        lines, self.lines = self.lines, []
+        if lines:
+            buffer = getattr(self.stream, "buffer", None)
+            if buffer is not None:
+                self.stream.flush()
+                buffer.write(b"".join(lines))
+                buffer.flush()
+            else:
+                self.stream.write(b"".join(lines).decode())
+                self.stream.flush()
+
+
+# The process's access log once setup() ran (the web's middleware writes to it); None in a
+# process that did not set up its logs (tests), whose access lines go through logging.
+access: AccessLog | None = None
+
+
 class _Ours(logging.StreamHandler):  # type: ignore[type-arg]
     """Marks the handler setup() installed, so a second setup replaces it."""
 
 
 def setup(process: str, fmt: Literal["json", "text"] = "json", level: str = "INFO") -> None:
     """Send every logger's lines to stderr in `fmt`, tagged with `process`."""
+    global access
+    if access is not None:
+        access.flush()
+    access = AccessLog(process, fmt, sys.stderr)
     handler = _Ours(sys.stderr)
     handler.setFormatter(JsonFormatter(process) if fmt == "json" else TextFormatter(process))
     root = logging.getLogger()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -49,3 +50,22 @@ def test_setup_replaces_its_own_handler_only(monkeypatch):
     assert len(ours) == 1 and isinstance(ours[0].formatter, logs.TextFormatter)
     assert other in root.handlers and root.level == logging.DEBUG
     assert logging.getLogger("uvicorn.access").disabled
+
+
+def test_access_lines_are_written_whole_in_batches(tmp_path):
+    path = tmp_path / "access.log"
+
+    async def serve(writer: logs.AccessLog) -> tuple[str, str]:
+        for i in range(3):
+            writer.write({"event": f"GET /x {200 + i}", "status": 200 + i, "agent_id": None})
+        before = path.read_text()  # batched: nothing yet
+        await asyncio.sleep(logs.AccessLog.FLUSH_SECONDS * 3)
+        return before, path.read_text()
+
+    with path.open("w") as stream:
+        before, after = asyncio.run(serve(logs.AccessLog("web", "json", stream)))
+    assert before == ""
+    lines = [json.loads(line) for line in after.splitlines()]
+    assert [line["status"] for line in lines] == [200, 201, 202]
+    assert lines[0]["process"] == "web" and lines[0]["logger"] == "memanto.access"
+    assert "agent_id" in lines[0] and lines[0]["event"] == "GET /x 200"
