@@ -53,6 +53,8 @@ def ensure_env_file(path: Path) -> dict[str, str]:
 def run(env_file: str, procfile: str = "Procfile", data_dir: str = ".data/redis") -> None:
     path = Path(env_file)
     env = {**ensure_env_file(path), **os.environ}
+    # For a human at a terminal: plain log lines unless asked otherwise (production: JSON).
+    env.setdefault("LOG_FORMAT", "text")
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
     port = int(redis.connection.parse_url(env["REDIS_URL"]).get("port", 6379))

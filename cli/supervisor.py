@@ -33,6 +33,9 @@ from typing import IO, Any
 PROCFILE_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(.+)$")
 VARIABLE = re.compile(r"\$\{(\w+)(?:(:?-)([^}]*))?\}|\$(\w+)")
 SHELL_SYNTAX = set("|&;<>()`")
+# The Procfile's one-off step run before a deploy's processes start (Heroku's release
+# phase): not a process to keep running (locally the web and the worker make the indexes).
+RELEASE = "release"
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,8 @@ def read_procfile(path: Path, env: Mapping[str, str], tier: int = 1) -> list[Pro
         match = PROCFILE_LINE.match(line.strip())
         if match is None:
             raise ValueError(f"{path}:{number}: not a `name: command` line: {line!r}")
+        if match.group(1) == RELEASE:
+            continue
         programs.append(Program(match.group(1), command_argv(match.group(2), env), tier=tier))
     if not programs:
         raise ValueError(f"{path} names no process")

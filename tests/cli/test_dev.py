@@ -133,7 +133,9 @@ def test_procfile_is_read_as_honcho_reads_it(tmp_path):
         "rq", "worker", "--url", "redis://h:1/0", "q"]
     assert command_argv("a && b", {}) == ["/bin/sh", "-c", "a && b"]
     procfile = tmp_path / "Procfile"
-    procfile.write_text("# comment\n\nweb: uvicorn app --port ${PORT:-8000}\nworker: w 'a b'\n")
+    # (the release phase runs once per deploy, not under the supervisor)
+    procfile.write_text("# comment\n\nweb: uvicorn app --port ${PORT:-8000}\nworker: w 'a b'\n"
+                        "release: python -m make.indexes\n")
     programs = read_procfile(procfile, env)
     assert [(p.name, p.argv) for p in programs] == [
         ("web", ["uvicorn", "app", "--port", "9001"]), ("worker", ["w", "a b"])]

@@ -1,0 +1,53 @@
+"""The release phase (Procfile `release:`, run once per deploy before the new processes
+start, as Heroku runs it; compose.yaml's `release` service): checks Redis (reachable, the
+Query Engine and JSON there, no eviction) and creates the memory and swarm indexes.
+
+    python -m memanto_redis.workers.release
+
+The web process and the worker create the indexes too when they are missing; doing it here
+makes a bad REDIS_URL fail the deploy instead of the new processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from memanto_redis.shared.agent_memory.swarm import ensure_swarm_index
+from memanto_redis.shared.infra.connection import connect, connect_async
+from memanto_redis.shared.infra.embeddings import folder_dims, load_vectorizer, model_path
+from memanto_redis.shared.infra.settings import Settings
+from memanto_redis.shared.memory.schema import ensure_index
+from memanto_redis.workers.process import run_main
+
+log = logging.getLogger("memanto.release")
+
+
+def dimensions(settings: Settings) -> int:
+    """The model's vector size: from its folder, or by loading it when the folder does not
+    say."""
+    dims = folder_dims(model_path(settings.embed_model))
+    if dims is None:
+        dims = int(load_vectorizer(settings.embed_model).dims)
+    return dims
+
+
+async def _swarm(settings: Settings, dims: int) -> None:
+    client = await connect_async(settings.redis_url, settings.redis_wait_seconds)
+    try:
+        await ensure_swarm_index(client, dims)
+    finally:
+        await client.aclose()
+
+
+def main(settings: Settings) -> None:
+    dims = dimensions(settings)
+    client = connect(settings.redis_url, wait_seconds=settings.redis_wait_seconds)
+    ensure_index(client, dims)
+    asyncio.run(_swarm(settings, dims))
+    client.close()
+    log.info("release: Redis checked; memory and swarm indexes ready (%d dimensions)", dims)
+
+
+if __name__ == "__main__":
+    run_main("release", main)
