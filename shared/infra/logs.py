@@ -112,7 +112,9 @@ class AccessLog:
             self._flush_due.cancel()
             self._flush_due = None
         lines, self.lines = self.lines, []
-        if lines:
+        if not lines:
+            return
+        try:
             buffer = getattr(self.stream, "buffer", None)
             if buffer is not None:
                 self.stream.flush()
@@ -121,6 +123,10 @@ class AccessLog:
             else:
                 self.stream.write(b"".join(lines).decode())
                 self.stream.flush()
+        except (OSError, ValueError):
+            # A closed or broken stderr must not fail the requests: the lines are lost, as
+            # logging's own handlers lose them.
+            pass
 
 
 # The process's access log once setup() ran (the web's middleware writes to it); None in a

@@ -119,3 +119,23 @@ def test_worker_figures_from_redis(client, r):
     assert 4 < value(families, "memanto_ingest_lag_seconds") < 60
     assert value(families, "memanto_ingest_dead_letters") == 1
     assert value(families, "memanto_processes", kind="worker") >= 1
+
+
+def test_several_web_processes_share_a_multiprocess_folder(tmp_path):
+    """PROMETHEUS_MULTIPROC_DIR: what each process counted is summed by whichever serves."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    count = ("from memanto_redis.api.observe import REQUESTS; "
+             "REQUESTS.labels('GET', '/x', '200').inc()")
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", count], env=env, check=True, timeout=60)
+    served = subprocess.run(
+        [sys.executable, "-c", "import sys; from memanto_redis.api.metrics import _own; "
+                               "sys.stdout.write(_own().decode())"],
+        env=env, check=True, timeout=60, capture_output=True, text=True).stdout
+    families = {f.name: f.samples for f in text_string_to_metric_families(served)}
+    assert value(families, "memanto_http_requests", "memanto_http_requests_total",
+                 route="/x") == 2

@@ -42,6 +42,12 @@ def test_setup_replaces_its_own_handler_only(monkeypatch):
     root = logging.getLogger()
     monkeypatch.setattr(root, "handlers", list(root.handlers))
     monkeypatch.setattr(root, "level", root.level)
+    monkeypatch.setattr(logs, "access", None)  # this process's access log stays as it was
+    for name in logs.ADOPTED:
+        adopted = logging.getLogger(name)
+        monkeypatch.setattr(adopted, "handlers", list(adopted.handlers))
+        monkeypatch.setattr(adopted, "propagate", adopted.propagate)
+        monkeypatch.setattr(adopted, "disabled", adopted.disabled)
     other = logging.NullHandler()
     root.addHandler(other)
     logs.setup("web", "json")
