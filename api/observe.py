@@ -26,6 +26,7 @@ access = logging.getLogger("memanto.access")
 # Set in the scope by api/errors.py when a request is turned away for a bound: why.
 REJECTED = "memanto.rejected"
 UNMATCHED = "unmatched"
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # A request id the client sends is kept when it looks like one (no log injection).
 REQUEST_ID = re.compile(rb"^[\w.:-]{1,128}$")
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -69,7 +70,8 @@ class Observe:
     def _record(self, scope: Scope, request_id: bytes, status: int, seconds: float) -> None:
         route = scope.get("route")
         template = getattr(route, "path", None) or UNMATCHED
-        method = scope["method"]
+        # Methods a client makes up must not become label values (nor dict keys) each.
+        method = scope["method"] if scope["method"] in METHODS else "OTHER"
         key = (method, template, status)
         children = self._children.get(key)
         if children is None:

@@ -33,6 +33,7 @@ def test_requests_counted_by_route_template(client, agent):
     for _ in range(3):
         client.get(f"/api/v2/agents/{agent.agent_id}/memories/nope", headers=agent.headers)
     client.get("/no/such/path")
+    client.request("BREW", "/no/such/path")
     after = scrape(client)
     route = "/api/v2/agents/{agent_id}/memories/{memory_id}"
 
@@ -46,6 +47,8 @@ def test_requests_counted_by_route_template(client, agent):
     assert count(after, route=route, status="404", method="GET") - count(
         before, route=route, status="404", method="GET") == 3
     assert count(after, route="unmatched", status="404") >= 1
+    assert count(after, method="OTHER", route="unmatched") >= 1
+    assert "BREW" not in client.get("/metrics").text
     # No path with an agent's id in it becomes a label.
     assert agent.agent_id not in client.get("/metrics").text
     assert value(after, "memanto_http_request_duration_seconds",
