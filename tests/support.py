@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-import httpx
 import pytest
 import redis
 
@@ -75,15 +74,16 @@ def start_web(redis_url: str, port: int, log_path: Path, *,
                                probe=probe, cwd=ROOT)
 
 
-def memories_indexed(base: str, ids: list[str]) -> bool:
-    """Whether the web process at `base` serves each of these /memories by id and lists them
-    all among its newest 100 (indexed, then: the list comes from the index)."""
-    for memory_id in ids:
-        reply = httpx.get(f"{base}/memories/{memory_id}", headers=ADMIN)
-        if reply.status_code != 200:
-            return False
-    listing = httpx.get(f"{base}/memories", params={"limit": 100}, headers=ADMIN).json()
-    return set(ids) <= {m["memory_id"] for m in listing["data"]}
+def memories_indexed(redis_url: str, ids: list[str]) -> bool:
+    """Whether the worker has indexed each of these /memories (each has its live document in
+    the stack's Redis; lists and words show a memory before that, so they cannot tell)."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        owners = client.hmget(keys.MEMORY_OWNERS, ids)
+        return all(owner is not None and client.exists(keys.memory(owner.decode(), memory_id))
+                   for memory_id, owner in zip(ids, owners, strict=True))
+    finally:
+        client.close()
 
 
 def add_schedule(client: Any, r: redis.Redis, agent_id: str, name: str, cron: str,

@@ -53,66 +53,70 @@ async def search(index: AsyncSearchIndex, redis: Redis, expression: FilterExpres
                  vector: bytes, text: str, limit: int, mode: SearchMode,
                  return_fields: Sequence[str]) -> list[Found]:
     """The `limit` best documents matching `expression`, ranked as `mode` says, each with
-    its cosine similarity to `vector`."""
+    its cosine similarity to `vector`. The rankings carry keys only; the chosen documents'
+    fields (and the vectors of those found by words alone) come in one round trip after."""
     if mode == "semantic":
-        return [Found(hit, similarity, False) for hit, similarity
-                in await _by_meaning(index, expression, vector, limit, return_fields)]
+        meaning = await _by_meaning(index, expression, vector, limit)
+        return await _fetch(redis, list(meaning), meaning, set(), vector, return_fields)
     if mode == "keyword":
-        words = await _by_words(index, expression, text, limit, return_fields)
-        return await _with_similarity(redis, words, {}, vector, {hit["id"] for hit in words})
+        words = await _by_words(index, expression, text, limit)
+        return await _fetch(redis, words, {}, set(words), vector, return_fields)
     depth = max(FUSION_DEPTH, limit)
-    meaning, words = await asyncio.gather(
-        _by_meaning(index, expression, vector, depth, return_fields),
-        _by_words(index, expression, text, depth, return_fields))
+    meaning, words = await asyncio.gather(_by_meaning(index, expression, vector, depth),
+                                          _by_words(index, expression, text, depth))
     scores: dict[str, float] = {}
-    hits: dict[str, Hit] = {}
-    for ranking in ([hit for hit, _ in meaning], words):
-        for rank, hit in enumerate(ranking, start=1):
-            scores[hit["id"]] = scores.get(hit["id"], 0.0) + 1.0 / (RRF_K + rank)
-            hits.setdefault(hit["id"], hit)
+    for ranking in (list(meaning), words):
+        for rank, key in enumerate(ranking, start=1):
+            scores[key] = scores.get(key, 0.0) + 1.0 / (RRF_K + rank)
     best = sorted(scores, key=lambda key: -scores[key])[:limit]
-    known = {hit["id"]: similarity for hit, similarity in meaning}
-    return await _with_similarity(redis, [hits[key] for key in best], known, vector,
-                                  {hit["id"] for hit in words})
+    return await _fetch(redis, best, meaning, set(words), vector, return_fields)
 
 
 async def _by_meaning(index: AsyncSearchIndex, expression: FilterExpression, vector: bytes,
-                      limit: int, return_fields: Sequence[str]) -> list[tuple[Hit, float]]:
-    query = VectorQuery(vector=vector, vector_field_name="embedding",
-                        return_fields=list(return_fields), filter_expression=expression,
-                        num_results=limit, dtype="float32")
+                      limit: int) -> dict[str, float]:
+    """The nearest documents' keys, nearest first, with their cosine similarity."""
+    query = VectorQuery(vector=vector, vector_field_name="embedding", return_fields=[],
+                        filter_expression=expression, num_results=limit, dtype="float32")
     hits = cast(list[Hit], await index.query(query))
-    return [(hit, cosine_similarity(hit["vector_distance"])) for hit in hits]
+    return {hit["id"]: cosine_similarity(hit["vector_distance"]) for hit in hits}
 
 
 async def _by_words(index: AsyncSearchIndex, expression: FilterExpression, text: str,
-                    limit: int, return_fields: Sequence[str]) -> list[Hit]:
+                    limit: int) -> list[str]:
+    """The keys of the documents holding the query's words, best BM25 first."""
     words = any_word(text)
     if words is None:
         return []
     query = FilterQuery(filter_expression=expression & (Text("content") % words),
-                        return_fields=list(return_fields), num_results=limit)
+                        return_fields=[], num_results=limit)
     query.scorer("BM25")
-    return cast(list[Hit], await index.query(query))
+    query.no_content()
+    return [hit["id"] for hit in cast(list[Hit], await index.query(query))]
 
 
-async def _with_similarity(redis: Redis, hits: list[Hit], known: dict[str, float],
-                           vector: bytes, worded: set[str]) -> list[Found]:
-    """Each hit with its cosine similarity: from the vector query where it came from
-    there, else computed from its stored vector (0 for a document without one)."""
-    missing = [hit["id"] for hit in hits if hit["id"] not in known]
-    if missing:
-        async with redis.pipeline(transaction=False) as pipe:
-            for key in missing:
-                pipe.hget(key, "embedding")
-            stored = await pipe.execute()
-        query = np.frombuffer(vector, dtype=np.float32)
-        query_norm = float(np.linalg.norm(query)) or 1.0
-        for key, raw in zip(missing, stored, strict=True):
-            known[key] = _cosine(query, query_norm, raw)
-    return [Found(hit, known[hit["id"]], hit["id"] in worded) for hit in hits]
-
-
+async def _fetch(redis: Redis, keys: list[str], known: dict[str, float], worded: set[str],
+                 vector: bytes, fields: Sequence[str]) -> list[Found]:
+    """The documents behind `keys`, in order, with their similarity: known from the vector
+    query, else computed from the stored vector (0 for a document without one). A document
+    gone meanwhile is left out."""
+    if not keys:
+        return []
+    async with redis.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.hmget(key, [*fields, "embedding"] if key not in known else list(fields))
+        replies = await pipe.execute()
+    query = np.frombuffer(vector, dtype=np.float32)
+    query_norm = float(np.linalg.norm(query)) or 1.0
+    found = []
+    for key, values in zip(keys, replies, strict=True):
+        if all(value is None for value in values[:len(fields)]):
+            continue
+        hit: Hit = {name: value.decode() if isinstance(value, bytes) else value
+                    for name, value in zip(fields, values, strict=False) if value is not None}
+        hit["id"] = key
+        similarity = known[key] if key in known else _cosine(query, query_norm, values[-1])
+        found.append(Found(hit, similarity, key in worded))
+    return found
 def _cosine(query: Any, query_norm: float, raw: bytes | None) -> float:
     if not raw:
         return 0.0

@@ -27,13 +27,13 @@ def cli(capsys):
     return run
 
 
-def test_the_seed_command_line(server, tmp_path, cli):
+def test_the_seed_command_line(server, live, tmp_path, cli):
     user = f"cli-{uuid.uuid4().hex[:6]}"
     made = cli(server, tmp_path, "--user-id", user, "--create", "User prefers dark mode",
                "--topics", "preferences,ui", "--json")
     assert made.returncode == 0, made.stderr
     memory_id = json.loads(made.stdout)["memory_id"]
-    wait_until(lambda: memories_indexed(server, [memory_id]), 30, 0.1, "indexed")
+    wait_until(lambda: memories_indexed(live.redis_url, [memory_id]), 30, 0.1, "indexed")
 
     listed = cli(server, tmp_path, "--user-id", user)
     assert listed.returncode == 0

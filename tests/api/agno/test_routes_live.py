@@ -18,7 +18,7 @@ def server(live) -> str:
     return live.url
 
 
-def test_agno_client_drives_the_whole_api(server):
+def test_agno_client_drives_the_whole_api(server, live):
     from agno.client import AgentOSClient
 
     client = AgentOSClient(base_url=server, timeout=30)
@@ -40,7 +40,7 @@ def test_agno_client_drives_the_whole_api(server):
                                             topics=["preferences"], headers=AUTH)
         ids = [m.memory_id for m in created]
         await asyncio.to_thread(wait_until,
-                                lambda: memories_indexed(server, [*ids, theirs.memory_id]),
+                                lambda: memories_indexed(live.redis_url, [*ids, theirs.memory_id]),
                                 30, 0.1, "memories indexed")
 
         page = await client.list_memories(user_id=user, headers=AUTH)
@@ -78,7 +78,8 @@ def test_agno_client_drives_the_whole_api(server):
                                              topics=["preferences", "colors"], headers=AUTH)
         assert updated.memory == "Favourite colour is dark blue"
         assert updated.topics == ["preferences", "colors"]
-        await asyncio.to_thread(wait_until, lambda: memories_indexed(server, [ids[1]]), 30, 0.1,
+        await asyncio.to_thread(wait_until,
+                                lambda: memories_indexed(live.redis_url, [ids[1]]), 30, 0.1,
                                 "update indexed")
         again = await client.get_memory(ids[1], user_id=user, headers=AUTH)
         assert again.memory == "Favourite colour is dark blue"
