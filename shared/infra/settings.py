@@ -89,7 +89,7 @@ class Settings(BaseSettings):
 
     # Operations: how often worker processes write their heartbeat (it lives 3 times as
     # long), the Bearer token /metrics asks for (none: open), and the logs' shape.
-    heartbeat_seconds: float = Field(5.0, gt=0)
+    heartbeat_seconds: float = Field(5.0, gt=0, description="a number of seconds > 0")
     metrics_token: str = Field("", repr=False)
     log_format: Literal["json", "text"] = Field(
         "json", validation_alias=AliasChoices("log_format", "LOG_FORMAT"),

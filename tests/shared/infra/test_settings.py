@@ -28,6 +28,8 @@ def test_defaults_without_any_variable():
     assert (settings.inbox_max, settings.inbox_max_waiters) == (1000, 50)
     assert settings.webhook_timeout == 10.0
     assert settings.webhook_retry_intervals == (10, 60, 300)
+    assert (settings.heartbeat_seconds, settings.metrics_token) == (5.0, "")
+    assert (settings.log_format, settings.log_level) == ("json", "INFO")
 
 
 # Every field, the variable that sets it, a value for it, and that value as read.
@@ -57,6 +59,10 @@ ENVIRONMENT = [
     ("inbox_max_waiters", "MEMANTO_INBOX_MAX_WAITERS", "1", 1),
     ("webhook_timeout", "MEMANTO_WEBHOOK_TIMEOUT", "1.5", 1.5),
     ("webhook_retry_intervals", "MEMANTO_WEBHOOK_RETRY_INTERVALS", "10,60", (10, 60)),
+    ("heartbeat_seconds", "MEMANTO_HEARTBEAT_SECONDS", "0.5", 0.5),
+    ("metrics_token", "MEMANTO_METRICS_TOKEN", "scrape-token", "scrape-token"),
+    ("log_format", "LOG_FORMAT", "Text", "text"),
+    ("log_level", "LOG_LEVEL", "debug", "DEBUG"),
 ]
 
 
@@ -138,6 +144,9 @@ BAD_VALUES = [
     ("MEMANTO_SESSION_HOURS", "six", "a number"),
     ("MEMANTO_REDIS_WAIT_SECONDS", "x", "a number"),
     ("MEMANTO_WEBHOOK_TIMEOUT", "10s", "a number"),
+    ("MEMANTO_HEARTBEAT_SECONDS", "0", "a number of seconds > 0"),
+    ("LOG_FORMAT", "xml", "'json' (one object per line) or 'text'"),
+    ("LOG_LEVEL", "loud", "DEBUG, INFO, WARNING or ERROR"),
 ]
 
 
