@@ -38,4 +38,4 @@ ENV PATH=/venv/bin:$PATH \
 USER memanto
 EXPOSE 8000
 # The web process by default; compose.yaml gives the others their Procfile command.
-CMD ["sh", "-c", "exec uvicorn memanto_redis.api.app:app --host \"$HOST\" --port \"$PORT\" --no-access-log --no-server-header"]
+CMD ["sh", "-c", "exec uvicorn memanto_redis.api.app:app --host \"$HOST\" --port \"$PORT\" --no-access-log --no-server-header --log-level warning"]

@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 import httpx
-from redis import Redis
+from redis import ConnectionPool, Redis
 from redis.client import Pipeline
 from redis.exceptions import WatchError
 from rq import Queue, Retry, Worker, get_current_job
@@ -91,12 +91,18 @@ class JobsWorker(Worker):
     def work(self, *args: Any, **kwargs: Any) -> bool:
         """RQ's work loop, with our heartbeat beating beside it (RQ's own is kept in RQ's
         keys, per worker, with its own expiry; ours is the service's, like the others)."""
-        beat = Heartbeat(self.connection, "jobs", self.name, settings().heartbeat_seconds,
+        # A pool of its own: a connection the beat opened before RQ set its socket timeout
+        # for blocking dequeues would time out under RQ's next dequeue.
+        pool = self.connection.connection_pool
+        client = Redis(connection_pool=ConnectionPool(connection_class=pool.connection_class,
+                                                      **pool.connection_kwargs))
+        beat = Heartbeat(client, "jobs", self.name, settings().heartbeat_seconds,
                          info=lambda: {"queue": keys.JOBS_QUEUE}).start()
         try:
             return bool(super().work(*args, **kwargs))
         finally:
             beat.stop()
+            client.close()
 
 
 class WebhookFailed(Exception):

@@ -155,6 +155,10 @@ def setup(process: str, fmt: Literal["json", "text"] = "json", level: str = "INF
         adopted = logging.getLogger(name)
         adopted.handlers.clear()
         adopted.propagate = True
+        # From here on at the process's level. (The Procfile starts uvicorn with
+        # --log-level warning so that its few lines before this setup, in its own shape,
+        # are left out.)
+        adopted.setLevel(logging.NOTSET)
     # uvicorn's access log is ours (api/observe.py writes one line per request).
     logging.getLogger("uvicorn.access").disabled = True
 

@@ -48,6 +48,7 @@ def test_setup_replaces_its_own_handler_only(monkeypatch):
         monkeypatch.setattr(adopted, "handlers", list(adopted.handlers))
         monkeypatch.setattr(adopted, "propagate", adopted.propagate)
         monkeypatch.setattr(adopted, "disabled", adopted.disabled)
+        monkeypatch.setattr(adopted, "level", adopted.level)
     other = logging.NullHandler()
     root.addHandler(other)
     logs.setup("web", "json")
