@@ -68,10 +68,11 @@ def worker_ready(proc: subprocess.Popen, log_path: Path) -> bool:
 
 def start_web(redis_url: str, port: int, log_path: Path, *,
               app: str = processes.WEB_APP, probe: str = processes.WEB_PROBE,
-              **extra: str) -> subprocess.Popen:
-    """A uvicorn process serving `app` (the service by default), once `probe` answers."""
+              model: bool | None = None, **extra: str) -> subprocess.Popen:
+    """A uvicorn process serving `app` (the service by default), once `probe` answers and,
+    unless `model` is False, the service's embedding model is loaded."""
     return processes.start_web(port, log_path, env=service_env(redis_url, **extra), app=app,
-                               probe=probe, cwd=ROOT)
+                               probe=probe, cwd=ROOT, model=model)
 
 
 def memories_indexed(redis_url: str, ids: list[str]) -> bool:

@@ -23,7 +23,8 @@ def test_memories_survive_redis_sigkill_and_restart(tmp_path):
     try:
         started.append(start_redis(redis_port, data))
         web_port = free_port()
-        started.append(start_web(url, web_port, tmp_path / "web.log"))
+        # Writes and reads by id need no embedding: no waiting for the model to load.
+        started.append(start_web(url, web_port, tmp_path / "web.log", model=False))
         web = started[-1]
         http = httpx.Client(base_url=f"http://127.0.0.1:{web_port}", timeout=10)
 
