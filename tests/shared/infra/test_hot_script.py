@@ -52,3 +52,13 @@ def test_kept_connections_are_replaced_after_a_restart(tmp_path):
         asyncio.run(scenario())
     finally:
         stop(server)
+
+
+def test_pack_writes_what_redis_py_writes():
+    from redis.asyncio.connection import Connection
+
+    from memanto_redis.shared.infra.hot_script import pack
+
+    args = ("EVALSHA", "abc", 3, "k1", "k2", "", "1.5", 500_000, 0, b'{"x":"\xc3\xa9"}', 1.25,
+            "é", -7, "x" * 10_000)
+    assert pack(*args) == b"".join(Connection().pack_command(*args))
