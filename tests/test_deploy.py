@@ -68,7 +68,7 @@ def test_the_dockerfile_installs_as_the_makefile_does():
     text = (ROOT / "Dockerfile").read_text()
     docker = [line.strip().removeprefix("RUN ") for line in
               text.replace("\\\n", " ").splitlines()]
-    assert _pip_installs(makefile) == ["torch==2.13.0", "clients/python", ".[dev]"]
+    assert _pip_installs(makefile) == ["torch==2.13.0", "clients/python", ".[dev,bench]"]
     assert _pip_installs(docker) == ["torch==2.13.0", "./clients/python", "."]
     # Multi-stage, and the processes do not run as root.
     assert len(re.findall(r"^FROM ", text, re.M)) == 2
