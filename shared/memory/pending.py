@@ -87,6 +87,11 @@ def matching(memories: Iterable[Memory], filters: Filters, status: str = "active
 def by_words(memories: Iterable[Memory], query: str) -> list[Memory]:
     """Those holding words of the query, most words first; no vector yet, so no similarity
     (0.0)."""
+    return [memory for _, memory in scored_by_words(memories, query)]
+
+
+def scored_by_words(memories: Iterable[Memory], query: str) -> list[tuple[float, Memory]]:
+    """Those holding words of the query, with the share of its words they hold, most first."""
     wanted = set(terms(query))
     if not wanted:
         return []
@@ -95,9 +100,9 @@ def by_words(memories: Iterable[Memory], query: str) -> list[Memory]:
         shared = wanted & set(terms(memory.content))
         if shared:
             memory.similarity, memory.by_words = 0.0, True
-            scored.append((len(shared), memory))
+            scored.append((len(shared) / len(wanted), memory))
     scored.sort(key=lambda pair: -pair[0])
-    return [memory for _, memory in scored]
+    return scored
 
 
 def newest_first(indexed: list[Memory], pending: list[Memory], limit: int,

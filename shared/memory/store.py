@@ -25,6 +25,9 @@ from memanto_redis.shared.memory.record import HASH_FIELDS, Draft, Memory
 from memanto_redis.shared.memory.rules import MEMORY_ID_RE
 
 _SESSION_GONE, _SESSION_REPLACED, _BACKLOG_FULL, _NO_AGENT = 1, 2, 3, 4
+# A memory still waiting for its vector that holds this share of a query's words ranks
+# before the indexed ones.
+STRONG_MATCH = 0.5
 # The record field each index sort field mirrors.
 _RECORD_FIELD = {"created_ts": "created_at", "updated_ts": "updated_at",
                  "confidence": "confidence"}
@@ -150,11 +153,18 @@ class MemoryStore:
         ranked = await self.rank(expression, vector, text, limit, mode, min_similarity)
         if mode == "semantic" or (min_similarity or 0.0) > 0.0:
             return ranked
-        # What waits for its vector still matches by words; the newest writes come first.
-        waiting = pending.by_words(pending.matching(
+        # What waits for its vector still matches by words: one holding most of the query's
+        # words comes before the ranked memories, one holding fewer after them (but within
+        # the limit, so it is never cut for want of a vector).
+        waiting = pending.scored_by_words(pending.matching(
             await pending.of_agent(self.redis, agent_id), filters, status), text)
-        held = {m.memory_id for m in waiting}
-        return (waiting + [m for m in ranked if m.memory_id not in held])[:limit]
+        if not waiting:
+            return ranked
+        held = {m.memory_id for _, m in waiting}
+        strong = [m for share, m in waiting if share >= STRONG_MATCH]
+        weak = [m for share, m in waiting if share < STRONG_MATCH]
+        rest = [m for m in ranked if m.memory_id not in held]
+        return (strong + rest[:max(0, limit - len(strong) - len(weak))] + weak)[:limit]
 
     async def newest(self, agent_id: str, expression: FilterExpression, limit: int,
                      filters: Filters, status: str = "active", sort_by: str = "created_ts",
