@@ -88,7 +88,7 @@ async def redis_down(request: Request, exc: Exception) -> JSONResponse:
                         headers={"Retry-After": "5"})
 
 
-def _lost_redis(exc: BaseException) -> bool:
+def lost_redis(exc: BaseException) -> bool:
     """Whether an error (RedisVL wraps the client's in its own) comes from losing Redis."""
     seen: BaseException | None = exc
     while seen is not None:
@@ -100,7 +100,7 @@ def _lost_redis(exc: BaseException) -> bool:
 
 async def wrapped(request: Request, exc: Exception) -> JSONResponse:
     """RedisVL's errors: losing Redis is a 503 like any other; the rest is unexpected."""
-    if _lost_redis(exc):
+    if lost_redis(exc):
         return await redis_down(request, exc)
     return await unexpected(request, exc)
 

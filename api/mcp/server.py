@@ -18,7 +18,7 @@ from mcp.server import Server
 from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
-from memanto_redis.api.errors import _lost_redis, status_of
+from memanto_redis.api.errors import lost_redis, status_of
 from memanto_redis.api.mcp.args import schema
 from memanto_redis.api.mcp.tools import BY_NAME, TOOLS, Answer, Tool
 from memanto_redis.shared.errors import InvalidInput, MemantoError
@@ -96,7 +96,7 @@ def build(execute: Execute) -> Server[Any]:
             return text(ToolFailed.of(exc).answer(), error=True)
         except Exception as exc:
             # A model gets a line it can act on; the traceback goes to the log.
-            if _lost_redis(exc):
+            if lost_redis(exc):
                 log.error("Redis unavailable: %s", exc)
                 failed = ToolFailed(503, "storage is unavailable; retry shortly")
             else:

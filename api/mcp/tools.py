@@ -23,13 +23,12 @@ from memanto_redis.api.body import explain
 from memanto_redis.api.mcp import args as a
 from memanto_redis.api.services import Services
 from memanto_redis.api.v2 import answers as v2
-from memanto_redis.api.v2.models import MemoryIn
+from memanto_redis.api.v2.models import batch_items
 from memanto_redis.shared.auth.sessions import authorize
 from memanto_redis.shared.errors import Forbidden, InvalidInput, NotFound
 from memanto_redis.shared.infra.times import iso, parse_time
 from memanto_redis.shared.memory import temporal
 from memanto_redis.shared.memory.fields import Body
-from memanto_redis.shared.memory.record import Draft, Memory
 
 A = TypeVar("A", bound=Body)
 Answer = dict[str, Any]
@@ -100,22 +99,9 @@ async def remember(call: Call, args: a.RememberArgs) -> Answer:
 
 async def batch_remember(call: Call, args: a.BatchRememberArgs) -> Answer:
     agent_id = await call.agent(args.agent_id, exists=False)
-    items: list[Draft | InvalidInput] = []
-    for i, raw in enumerate(args.memories):
-        try:
-            items.append(MemoryIn.model_validate(raw).draft())
-        except ValidationError as exc:
-            items.append(explain(exc, prefix=f"memories.{i}."))
-    outcomes = await call.services.memories.remember_valid(agent_id, items, call.caller.claims)
-    successful = sum(isinstance(o, Memory) for o in outcomes)
-    return {
-        "total_submitted": len(outcomes),
-        "successful": successful,
-        "failed": len(outcomes) - successful,
-        "results": [{"index": i} | v2.queued(o) if isinstance(o, Memory) else
-                    {"index": i, "status": "failed", "error": o.message, "errors": o.errors}
-                    for i, o in enumerate(outcomes)],
-    }
+    outcomes = await call.services.memories.remember_valid(
+        agent_id, batch_items(list(args.memories)), call.caller.claims)
+    return v2.batch(outcomes)
 
 
 async def recall(call: Call, args: a.RecallArgs) -> Answer:

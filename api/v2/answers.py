@@ -7,6 +7,7 @@ from typing import Any
 
 from memanto_redis.shared.agents import Agent
 from memanto_redis.shared.auth.sessions import Session
+from memanto_redis.shared.errors import InvalidInput
 from memanto_redis.shared.infra.times import iso
 from memanto_redis.shared.memory.bootstrap import Bootstrap
 from memanto_redis.shared.memory.edits import History
@@ -73,6 +74,19 @@ def queued(m: Memory) -> dict[str, Any]:
         "status": "queued",
         "confidence": m.confidence,
         "provenance": m.provenance,
+    }
+
+
+def batch(outcomes: list[Memory | InvalidInput]) -> dict[str, Any]:
+    """What batch-remember answers: each item queued or refused with its problem."""
+    successful = sum(isinstance(o, Memory) for o in outcomes)
+    return {
+        "total_submitted": len(outcomes),
+        "successful": successful,
+        "failed": len(outcomes) - successful,
+        "results": [{"index": i} | queued(o) if isinstance(o, Memory) else
+                    {"index": i, "status": "failed", "error": o.message, "errors": o.errors}
+                    for i, o in enumerate(outcomes)],
     }
 
 

@@ -6,13 +6,12 @@ Thin adapters: parse, authenticate, call the core, shape the answer.
 
 from __future__ import annotations
 
-from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from memanto_redis.api.auth import once, services, session_claims
-from memanto_redis.api.body import explain, parse
+from memanto_redis.api.body import parse
 from memanto_redis.api.responses import FastJSONResponse
 from memanto_redis.api.v2 import answers
 from memanto_redis.api.v2.models import (
@@ -24,15 +23,13 @@ from memanto_redis.api.v2.models import (
     MemoryPatch,
     RecallIn,
     RecentIn,
+    batch_items,
 )
 from memanto_redis.shared.auth.sessions import authorize
 from memanto_redis.shared.auth.tokens import SessionClaims
 from memanto_redis.shared.errors import InvalidInput, NotFound
 from memanto_redis.shared.infra.times import iso, parse_time
 from memanto_redis.shared.memory import temporal
-from memanto_redis.shared.memory.record import Draft, Memory
-
-_MEMORY_IN = MemoryIn.model_validate
 
 
 def _agent_session(request: Request) -> SessionClaims:
@@ -62,24 +59,10 @@ async def batch_remember(request: Request) -> JSONResponse:
     claims = _agent_session(request)
     svc = services(request)
     batch = await parse(request, BatchIn, svc.settings.max_body_bytes)
-    items: list[Draft | InvalidInput] = []
-    for i, raw in enumerate(batch.memories):
-        try:
-            items.append(_MEMORY_IN(raw).draft())
-        except ValidationError as exc:
-            items.append(explain(exc, prefix=f"memories.{i}."))
     outcomes = await svc.memories.remember_valid(
-        claims.agent_id, items, claims, once=once(request, f"agent.{claims.agent_id}"))
-    results = [{"index": i} | answers.queued(o) if isinstance(o, Memory) else
-               {"index": i, "status": "failed", "error": o.message, "errors": o.errors}
-               for i, o in enumerate(outcomes)]
-    successful = sum(isinstance(o, Memory) for o in outcomes)
-    return FastJSONResponse({
-        "total_submitted": len(outcomes),
-        "successful": successful,
-        "failed": len(outcomes) - successful,
-        "results": results,
-    })
+        claims.agent_id, batch_items(batch.memories), claims,
+        once=once(request, f"agent.{claims.agent_id}"))
+    return FastJSONResponse(answers.batch(outcomes))
 
 
 async def get_memory(request: Request) -> JSONResponse:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from memanto_redis.api.body import explain
+from memanto_redis.shared.errors import InvalidInput
 from memanto_redis.shared.infra.hybrid import SearchMode
 from memanto_redis.shared.infra.times import parse_time
 from memanto_redis.shared.memory.fields import Body, Content, MemoryFields, Tag
 from memanto_redis.shared.memory.filters import Filters
+from memanto_redis.shared.memory.record import Draft
 from memanto_redis.shared.memory.rules import (
     AGENT_ID_RE,
     MAX_BATCH,
@@ -42,6 +45,18 @@ class BatchIn(BaseModel):
     # Items are validated one by one so that one bad item does not sink the batch.
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
     memories: list[object] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+def batch_items(raws: list[object]) -> list[Draft | InvalidInput]:
+    """A batch's items checked one by one, so that one bad item does not sink the batch:
+    each a draft, or the problem that names its fields (`memories.3.content`)."""
+    items: list[Draft | InvalidInput] = []
+    for i, raw in enumerate(raws):
+        try:
+            items.append(MemoryIn.model_validate(raw).draft())
+        except ValidationError as exc:
+            items.append(explain(exc, prefix=f"memories.{i}."))
+    return items
 
 
 def _check_time(value: str | float) -> str | float:
