@@ -30,6 +30,7 @@ from memanto_redis.api.agent_memory.swarm import LIST_DEFAULT_LIMIT, LIST_MAX_LI
 from memanto_redis.api.agno import models as agno
 from memanto_redis.api.query import MAX_HOURS
 from memanto_redis.api.v2 import models as v2
+from memanto_redis.api.v2 import quotas
 from memanto_redis.shared.agent_memory.stm import CURRENT, SESSION_ID_RE
 from memanto_redis.shared.memory.imports import ImportIn
 from memanto_redis.shared.memory.rules import MAX_RECALL_LIMIT, USER_ID_PATTERN
@@ -80,6 +81,7 @@ ERRORS = {
     413: "the body is larger than MEMANTO_MAX_BODY_BYTES",
     415: "a multipart body: send JSON",
     422: "invalid input: `errors` names each field at fault",
+    429: "writing faster than the agent's quota: retry after Retry-After seconds",
     503: "storage unavailable, or a bound reached (the ingest backlog, the inbox's "
          "long-poll slots): retry after Retry-After seconds",
 }
@@ -140,8 +142,9 @@ AGENT = "/api/agents/{name}"
 
 TABLE: dict[str, Doc] = {
     # MEMANTO v2: memories (the agent's own session token)
-    f"POST {V2}/remember": Doc(SESSION, v2.MemoryIn, idempotent=True),
-    f"POST {V2}/batch-remember": Doc(SESSION, v2.BatchIn, idempotent=True),
+    f"POST {V2}/remember": Doc(SESSION, v2.MemoryIn, errors=(409, 429), idempotent=True),
+    f"POST {V2}/batch-remember": Doc(SESSION, v2.BatchIn, errors=(409, 429),
+                                     idempotent=True),
     f"GET {MEMORY}": Doc(SESSION),
     f"POST {V2}/recall": Doc(SESSION, v2.RecallIn),
     f"PATCH {MEMORY}": Doc(SESSION, v2.MemoryPatch),
@@ -167,6 +170,15 @@ TABLE: dict[str, Doc] = {
     "POST /api/v2/apikeys": Doc(KEY, v2.ApiKeyCreate, ok=201, errors=(409,)),
     "GET /api/v2/apikeys": Doc(KEY),
     "DELETE /api/v2/apikeys/{name}": Doc(KEY),
+    # Write quotas per agent (an extension; the admin key only)
+    f"GET {V2}/quota": Doc(KEY),
+    f"PUT {V2}/quota": Doc(KEY, quotas.QuotaIn),
+    f"DELETE {V2}/quota": Doc(KEY),
+    "GET /api/v2/quotas": Doc(KEY),
+    # Erasure (an extension): purges leave nothing behind, unlike DELETE
+    f"POST {MEMORY}/purge": Doc(KEY_OR_SESSION),
+    f"POST {V2}/purge": Doc(KEY),
+    "POST /api/v2/users/{user_id}/purge": Doc(KEY),
     # MEMANTO v2: Markdown memory trees
     f"GET {V2}/memory-index": Doc(KEY_OR_SESSION),
     f"GET {V2}/memory-export": Doc(KEY_OR_SESSION, query=(
@@ -196,12 +208,14 @@ TABLE: dict[str, Doc] = {
     f"GET {AGENT}/memory/stm": Doc(KEY_OR_SESSION, query=(STM_SESSION, STM_LIMIT)),
     f"DELETE {AGENT}/memory/stm": Doc(KEY_OR_SESSION, query=(STM_SESSION,)),
     f"GET {AGENT}/memory/current": Doc(KEY_OR_SESSION, query=(STM_SESSION, STM_LIMIT)),
-    f"POST {AGENT}/memory/ltm": Doc(KEY_OR_SESSION, seed003.LtmAddIn, idempotent=True),
+    f"POST {AGENT}/memory/ltm": Doc(KEY_OR_SESSION, seed003.LtmAddIn, errors=(409, 429),
+                                    idempotent=True),
     f"POST {AGENT}/memory/ltm/search": Doc(KEY_OR_SESSION, seed003.LtmSearchIn),
     f"GET {AGENT}/memory/ltm/{{id}}": Doc(KEY_OR_SESSION),
     f"DELETE {AGENT}/memory/ltm/{{id}}": Doc(KEY_OR_SESSION),
     # seed 003: the swarm
-    "POST /api/swarm/facts": Doc(KEY_OR_SESSION, seed003.SwarmFactIn, ok=201),
+    "POST /api/swarm/facts": Doc(KEY_OR_SESSION, seed003.SwarmFactIn, ok=201,
+                                 errors=(409,)),
     "GET /api/swarm/facts": Doc(KEY_OR_SESSION, query=(
         whole("limit", LIST_DEFAULT_LIMIT, 1, LIST_MAX_LIMIT),)),
     "DELETE /api/swarm/facts": Doc(KEY_OR_SESSION),

@@ -33,6 +33,8 @@ from memanto_redis.shared.infra.embeddings import (
 )
 from memanto_redis.shared.infra.settings import ConfigError, Settings
 from memanto_redis.shared.memory.edits import MemoryEditor
+from memanto_redis.shared.memory.erasure import Eraser
+from memanto_redis.shared.memory.quotas import WriteQuota
 from memanto_redis.shared.memory.schema import ensure_index_async
 from memanto_redis.shared.memory.store import MemoryStore
 from memanto_redis.shared.memory.user_memories import UserMemories
@@ -143,6 +145,7 @@ class Services:
     swarm: SwarmStore
     user_memories: UserMemories
     ltm: LongTermMemory
+    eraser: Eraser
 
     async def embed(self, text: str) -> bytes:
         """`text`'s vector; ModelLoading (503, Retry-After) while the model loads."""
@@ -166,7 +169,9 @@ async def build(settings: Settings, vectorizer: Any = None) -> Services:
         await redis.aclose()
         raise
     signer = TokenSigner(settings.jwt_secret)
-    memories = MemoryStore(redis, index, settings.max_backlog, settings.idempotency_seconds)
+    memories = MemoryStore(redis, index, settings.max_backlog, settings.idempotency_seconds,
+                           WriteQuota(settings.write_rate, settings.write_burst,
+                                      settings.max_memories))
     editor = MemoryEditor(redis, index, settings.max_backlog)
     stm = ShortTermMemory(redis, settings.stm_max_entries, settings.stm_idle_seconds)
     agents = AgentStore(redis, stm)
@@ -187,4 +192,5 @@ async def build(settings: Settings, vectorizer: Any = None) -> Services:
                          settings.swarm_max_ttl),
         user_memories=UserMemories(redis, memories, editor, agents),
         ltm=LongTermMemory(redis, memories, editor, agents),
+        eraser=Eraser(redis, agents, stm),
     )
