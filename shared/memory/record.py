@@ -44,6 +44,10 @@ class Draft:
     updated_at: float | None = None
     user_id: str | None = None
     team_id: str | None = None
+    # A memory may arrive already expired (MEMANTO's remember takes the audit trail).
+    lifecycle: str = "active"
+    expired_at: float | None = None
+    expired_by: str | None = None
 
 
 @dataclass(slots=True)
@@ -66,6 +70,9 @@ class Memory:
     lifecycle: str = "active"  # active | expired
     version: int = 1
     event: str = "created"  # what made this version: created, updated, expired, restored
+    # When and why it was expired (MEMANTO's audit trail); None while active.
+    expired_at: float | None = None
+    expired_by: str | None = None
     metadata: dict[str, Any] | None = None
     # The user and team of the /memories dialect.
     user_id: str | None = None
@@ -99,6 +106,9 @@ class Memory:
             metadata=draft.metadata or None,
             user_id=draft.user_id or None,
             team_id=draft.team_id or None,
+            lifecycle=draft.lifecycle,
+            expired_at=draft.expired_at,
+            expired_by=draft.expired_by,
         )
 
     def evolve(self, **changes: Any) -> Memory:
@@ -167,6 +177,9 @@ class Memory:
             version=int(record.get("version", 1)), event=_str(record, "event", "created"),
             metadata=metadata, user_id=record.get("user_id") or None,
             team_id=record.get("team_id") or None, status=status,
+            expired_at=_finite(record["expired_at"], "expired_at")
+            if record.get("expired_at") is not None else None,
+            expired_by=record.get("expired_by") or None,
         )
 
     @classmethod
@@ -211,10 +224,12 @@ class Memory:
             fields["indexed_at"] = repr(indexed_at)
         if self.metadata:
             fields["metadata"] = json.dumps(self.metadata)
-        for name in ("user_id", "team_id"):
+        for name in ("user_id", "team_id", "expired_by"):
             value = getattr(self, name)
             if value:
                 fields[name] = value
+        if self.expired_at is not None:
+            fields["expired_at"] = repr(float(self.expired_at))
         if embedding is not None:
             fields["embedding"] = embedding
         return fields
@@ -251,6 +266,8 @@ class Memory:
             event=text.get("event") or "created",
             metadata=json.loads(metadata) if metadata else None,
             user_id=text.get("user_id") or None, team_id=text.get("team_id") or None,
+            expired_at=float(text["expired_at"]) if text.get("expired_at") else None,
+            expired_by=text.get("expired_by") or None,
             status=text.get("status") or "indexed",
             valid_to=float(text["valid_to"]) if text.get("kind") == "version"
             and text.get("valid_to") else None,
@@ -275,14 +292,14 @@ def _finite(value: Any, name: str) -> float:
 # Fields a record cannot do without (the rest have defaults).
 REQUIRED = ("memory_id", "agent_id", "content", "title", "type", "created_at")
 # Fields written only when set.
-_OPTIONAL = ("metadata", "user_id", "team_id")
+_OPTIONAL = ("metadata", "user_id", "team_id", "expired_at", "expired_by")
 _TIMES = ("created_at", "updated_at", "valid_from", "valid_to")
 # Hash fields a read asks the index for: everything but the vector.
 HASH_FIELDS = [
     "memory_id", "agent_id", "namespace", "content", "title", "type", "tags", "source",
     "provenance", "status", "session_id", "created_at", "updated_at", "confidence",
     "metadata", "user_id", "team_id", "kind", "lifecycle", "version", "valid_from",
-    "valid_to", "event",
+    "valid_to", "event", "expired_at", "expired_by",
 ]
 
 
