@@ -74,6 +74,8 @@ def queued(m: Memory) -> dict[str, Any]:
         "status": "queued",
         "confidence": m.confidence,
         "provenance": m.provenance,
+        # The type as stored: the caller's, or the one classify.py gave it.
+        "type": m.type,
     }
 
 

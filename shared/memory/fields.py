@@ -8,6 +8,7 @@ from typing import Annotated
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from memanto_redis.shared.memory.classify import classify
 from memanto_redis.shared.memory.record import Draft
 from memanto_redis.shared.memory.rules import (
     MAX_CONTENT,
@@ -54,7 +55,8 @@ class MemoryFields(Body):
     """What a caller describes of a new memory."""
 
     content: Content
-    type: MemoryType = "fact"
+    # Omitted: classified from the content (classify.py), as MEMANTO does.
+    type: MemoryType | None = None
     title: str | None = Field(default=None, max_length=MAX_TITLE)
     confidence: float = Field(default=0.8, ge=0.0, le=1.0)
     tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
@@ -62,6 +64,6 @@ class MemoryFields(Body):
     provenance: Provenance = "explicit_statement"
 
     def draft(self) -> Draft:
-        return Draft(content=self.content, type=self.type, title=self.title,
-                     confidence=self.confidence, tags=self.tags, source=self.source,
-                     provenance=self.provenance)
+        return Draft(content=self.content, type=self.type or classify(self.content),
+                     title=self.title, confidence=self.confidence, tags=self.tags,
+                     source=self.source, provenance=self.provenance)

@@ -27,7 +27,7 @@ def test_remember_answers_exactly_the_seed_shape(client, agent, r):
     assert reply.status_code == 200
     body = reply.json()
     assert set(body) == {"memory_id", "agent_id", "session_id", "namespace", "status",
-                         "confidence", "provenance"}
+                         "confidence", "provenance", "type"}
     assert body["agent_id"] == agent.agent_id
     assert body["session_id"] == agent.session_id
     assert body["namespace"] == f"memanto_agent_{agent.agent_id}"
