@@ -157,10 +157,10 @@ def test_two_workers_share_the_stream(client, r, redis_url, tmp_path, procs):
     assert r.xinfo_consumers(keys.INGEST_STREAM, keys.INGEST_GROUP) == []
 
 
-def spawn_worker(redis_url: str) -> subprocess.Popen:
+def spawn_worker(redis_url: str, **extra: str) -> subprocess.Popen:
     """A worker with its stdout and stderr apart, to read what it says on each."""
     return subprocess.Popen(
-        WORKER, cwd=ROOT, env=service_env(redis_url),
+        WORKER, cwd=ROOT, env=service_env(redis_url, **extra),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
@@ -175,12 +175,13 @@ def run_worker_to_exit(proc: subprocess.Popen, timeout: float) -> tuple[int, str
 
 @pytest.fixture(scope="module", autouse=True)
 def unreachable_worker():
-    """Started with the module: it waits 30 s for Redis, so let it wait while the other
-    tests run. The port is bound but not listening, so it refuses and nobody can take it."""
+    """Started with the module: it waits a few seconds for Redis (30 by default), so let it
+    wait while the other tests run. The port is bound but not listening, so it refuses and
+    nobody can take it."""
     with socket.socket() as reserved:
         reserved.bind(("127.0.0.1", 0))
         port = reserved.getsockname()[1]
-        proc = spawn_worker(f"redis://127.0.0.1:{port}/0")
+        proc = spawn_worker(f"redis://127.0.0.1:{port}/0", MEMANTO_REDIS_WAIT_SECONDS="8")
         try:
             yield proc, time.monotonic()
         finally:
