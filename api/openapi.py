@@ -30,9 +30,11 @@ from memanto_redis.api.agent_memory.swarm import LIST_DEFAULT_LIMIT, LIST_MAX_LI
 from memanto_redis.api.agno import models as agno
 from memanto_redis.api.query import MAX_HOURS
 from memanto_redis.api.v2 import models as v2
+from memanto_redis.api.v2 import policy as v2_policy
 from memanto_redis.api.v2 import quotas
 from memanto_redis.shared.agent_memory.stm import CURRENT, SESSION_ID_RE
 from memanto_redis.shared.memory.imports import ImportIn
+from memanto_redis.shared.memory.policy import MemoryPolicy
 from memanto_redis.shared.memory.rules import MAX_RECALL_LIMIT, USER_ID_PATTERN
 from memanto_redis.shared.schedule.inbox import MAX_COUNT, MAX_WAIT, STREAM_ID_RE
 
@@ -170,6 +172,16 @@ TABLE: dict[str, Doc] = {
     "POST /api/v2/apikeys": Doc(KEY, v2.ApiKeyCreate, ok=201, errors=(409,)),
     "GET /api/v2/apikeys": Doc(KEY),
     "DELETE /api/v2/apikeys/{name}": Doc(KEY),
+    # MEMANTO v2: the memory policy (the apply sweep also runs nightly)
+    f"GET {V2}/policy": Doc(KEY_OR_SESSION),
+    f"PUT {V2}/policy": Doc(KEY_OR_SESSION, MemoryPolicy),
+    f"GET {V2}/policy/presets": Doc(KEY_OR_SESSION),
+    f"GET {V2}/policy/presets/{{name}}": Doc(KEY_OR_SESSION),
+    f"POST {V2}/policy/preset": Doc(KEY_OR_SESSION, v2_policy.PolicyPresetRequest),
+    f"POST {V2}/policy/apply": Doc(KEY_OR_SESSION, v2_policy.PolicyApplyRequest,
+                                   body_optional=True),
+    f"POST {V2}/policy/purge": Doc(KEY_OR_SESSION, v2_policy.PolicyApplyRequest,
+                                   body_optional=True),
     # Write quotas per agent (an extension; the admin key only)
     f"GET {V2}/quota": Doc(KEY),
     f"PUT {V2}/quota": Doc(KEY, quotas.QuotaIn),

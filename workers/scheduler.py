@@ -23,6 +23,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import cast
 
 import redis
@@ -40,7 +41,7 @@ from memanto_redis.shared.infra.times import iso
 from memanto_redis.shared.schedule import cron
 from memanto_redis.shared.schedule.leader import Leadership
 from memanto_redis.shared.schedule.store import due_member, split_member
-from memanto_redis.workers import jobs
+from memanto_redis.workers import jobs, policy_sweep
 from memanto_redis.workers.process import StopFlag, run_main
 
 log = logging.getLogger("memanto.scheduler")
@@ -49,6 +50,9 @@ log = logging.getLogger("memanto.scheduler")
 # (due sooner than anything known at the last look) can fire.
 MAX_PAUSE = 0.25
 BATCH = 100
+# How long a day's "sweep queued" marker outlives the day, and the most a sweep may run.
+SWEEP_MARKER_SECONDS = 3 * 86_400
+SWEEP_TIMEOUT = 3 * 3600
 
 
 class Clock:
@@ -148,7 +152,58 @@ class Clock:
         pipe.execute()
 
 
-def run(clock: Clock, leader: Leadership, should_stop: Callable[[], bool]) -> None:
+class Nightly:
+    """Queues the day's memory-policy sweep (policy_sweep.sweep_policies) once per UTC
+    day, at `at` (HH:MM, UTC) or, when no scheduler led then, as soon after as one does.
+    `tick(now=...)` tests drive it."""
+
+    def __init__(self, redis: Redis, queue: Queue, at: str,
+                 leader: Leadership | None = None) -> None:
+        self.redis = redis
+        self.queue = queue
+        self.at = None if at == "off" else int(at[:2]) * 3600 + int(at[3:]) * 60
+        self.leader = leader
+        self._queued_day: str | None = None  # spares Redis a look every turn once done
+
+    def due_day(self, now: float) -> str | None:
+        """The UTC day whose sweep is due at `now`, if its time has come."""
+        if self.at is None or now % 86_400 < self.at:
+            return None
+        return datetime.fromtimestamp(now, tz=UTC).date().isoformat()
+
+    def tick(self, now: float | None = None) -> bool:
+        """Queue the sweep if it is due and not queued yet; True when this call did. One
+        transaction under WATCH of the day's marker and the leader lock, as a fire."""
+        now = time.time() if now is None else now
+        day = self.due_day(now)
+        if day is None or day == self._queued_day:
+            return False
+        marker = keys.POLICY_SWEEP_DAY_PREFIX + day
+        with self.redis.pipeline() as pipe:
+            try:
+                pipe.watch(marker, keys.SCHEDULER_LEADER)
+                if self.leader and pipe.get(keys.SCHEDULER_LEADER) != self.leader.token.encode():
+                    return False
+                if pipe.exists(marker):
+                    self._queued_day = day
+                    return False
+                pipe.multi()
+                pipe.set(marker, repr(now), ex=SWEEP_MARKER_SECONDS)
+                self.queue.enqueue(policy_sweep.sweep_policies,
+                                   job_id=f"memanto-policy-sweep-{day}",
+                                   description=f"memory-policy sweep of {day}",
+                                   job_timeout=SWEEP_TIMEOUT, result_ttl=7 * 86_400,
+                                   failure_ttl=7 * 86_400, pipeline=pipe)
+                pipe.execute()
+            except WatchError:
+                return False  # another scheduler moved first; the next turn reads afresh
+        self._queued_day = day
+        log.info("queued the memory-policy sweep of %s", day)
+        return True
+
+
+def run(clock: Clock, leader: Leadership, should_stop: Callable[[], bool],
+        nightly: Nightly | None = None) -> None:
     """Lead and fire, or stand by, until told to stop; a lost Redis is waited out."""
     leading = False
     try:
@@ -159,6 +214,8 @@ def run(clock: Clock, leader: Leadership, should_stop: Callable[[], bool]) -> No
                     clock.tally.inc(metrics.LEADER_CHANGES)
                 leading = held
                 if held:
+                    if nightly is not None:
+                        nightly.tick()
                     clock.turn()
                     time.sleep(clock.pause())
                 else:
@@ -189,7 +246,8 @@ def main(settings: Settings) -> None:
     log.info("scheduler %s up (lock %d ms); waiting to lead", leader.token,
              settings.scheduler_lock_ms)
     try:
-        run(clock, leader, stop)
+        run(clock, leader, stop,
+            Nightly(client, clock.queue, settings.policy_sweep_at, leader))
     finally:
         beat.stop()
     log.info("scheduler %s stopped", leader.token)

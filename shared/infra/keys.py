@@ -33,6 +33,10 @@ HEARTBEATS = "memanto:heartbeats"
 # Hash: the workers' Prometheus figures (counters and histogram buckets, summed over every
 # process), which the web's /metrics serves.
 METRICS = "memanto:metrics"
+# Set: the agents that have a memory policy (shared/memory/policy_sweep.py), for the
+# nightly sweep; and a string per UTC day the scheduler has queued that day's sweep.
+POLICIES = "memanto:policies"
+POLICY_SWEEP_DAY_PREFIX = "memanto:policies:swept:"
 # RediSearch index over the memory documents, and the key prefix it watches.
 MEMORY_INDEX = "memanto:memories"
 MEMORY_PREFIX = "mem:"
@@ -66,6 +70,11 @@ def pending(agent_id: str) -> str:
 def memory_ids(agent_id: str) -> str:
     """Set: every memory id the agent holds (queued, indexed or failed)."""
     return f"mids:{{{agent_id}}}"
+
+
+def policy(agent_id: str) -> str:
+    """String: the agent's memory policy as JSON."""
+    return f"policy:{{{agent_id}}}"
 
 
 def memory(agent_id: str, memory_id: str) -> str:

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     swarm_max_ttl: int = Field(7 * 24 * 3600, ge=1)
     # Scheduler: how long the leader's lock lives without renewal.
     scheduler_lock_ms: int = Field(5000, ge=500)
+    # When (UTC, HH:MM) the scheduler queues the nightly memory-policy sweep, or "off".
+    policy_sweep_at: str = Field("03:00", pattern=r"^(([01]\d|2[0-3]):[0-5]\d|off)$",
+                                 description="a UTC time as HH:MM (e.g. 03:00), or 'off'")
     # Scheduled prompts: schedules per agent, runs kept per schedule, inbox messages kept
     # per agent, and inbox long-polls one web process holds open at once.
     max_schedules: int = Field(100, ge=1)
