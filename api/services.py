@@ -38,6 +38,7 @@ from memanto_redis.shared.memory.quotas import WriteQuota
 from memanto_redis.shared.memory.schema import ensure_index_async
 from memanto_redis.shared.memory.store import MemoryStore
 from memanto_redis.shared.memory.user_memories import UserMemories
+from memanto_redis.shared.schedule import egress
 from memanto_redis.shared.schedule.inbox import Inbox
 from memanto_redis.shared.schedule.store import ScheduleStore
 
@@ -184,7 +185,8 @@ async def build(settings: Settings, vectorizer: Any = None) -> Services:
         agents=agents,
         sessions=SessionStore(redis, signer, settings.session_hours),
         memories=memories,
-        schedules=ScheduleStore(redis, settings.max_schedules),
+        schedules=ScheduleStore(redis, settings.max_schedules,
+                                egress.Allow.parse(settings.webhook_allow)),
         inbox=Inbox(redis, settings.redis_url, settings.inbox_max_waiters),
         editor=editor,
         stm=stm,

@@ -14,7 +14,6 @@ import logging
 import time
 from typing import Any
 
-import httpx
 from redis import ConnectionPool, Redis
 from redis.client import Pipeline
 from redis.exceptions import WatchError
@@ -28,7 +27,7 @@ from memanto_redis.shared.infra.heartbeat import Heartbeat
 from memanto_redis.shared.infra.replies import text
 from memanto_redis.shared.infra.settings import ConfigError, Settings
 from memanto_redis.shared.infra.times import iso
-from memanto_redis.shared.schedule import inbox, webhooks
+from memanto_redis.shared.schedule import egress, inbox, webhooks
 
 
 @functools.cache
@@ -146,6 +145,7 @@ class Delivery:
         self._deliver = redis.register_script(scripts.DELIVER_PROMPT)
         self._stm_append = redis.register_script(scripts.STM_APPEND)
         self._attempt = redis.register_script(scripts.RECORD_WEBHOOK_ATTEMPT)
+        self.allow = egress.Allow.parse(settings.webhook_allow)
 
     def deliver(self, agent_id: str, name: str, scheduled_for: int) -> str:
         run = keys.schedule_run(agent_id, name, scheduled_for)
@@ -216,23 +216,23 @@ class Delivery:
         raw = webhooks.body(agent_id, name, prompt.decode(), scheduled_for, float(fired_at))
         delivery = f"{agent_id}/{name}/{scheduled_for}"
         headers = webhooks.headers(secret.decode(), raw, delivery, int(attempts or 0) + 1)
-        http_status: int | None = None
-        try:
-            response = httpx.post(url.decode(), content=raw, headers=headers,
-                                  timeout=self.settings.webhook_timeout, follow_redirects=False)
-            http_status = response.status_code
-            error = None if 200 <= http_status < 300 else f"HTTP {http_status}"
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"[:300]
+        # Sent only to an address the policy admits, the one it checked (egress.py).
+        attempt = egress.post(url.decode(), raw, headers, self.settings.webhook_timeout,
+                              self.allow)
+        error = attempt.error
+        final = final or attempt.final
         now = repr(time.time())
         outcome = "delivered" if error is None else "failed" if final else "retrying"
         fields = ["webhook_status", outcome, "webhook_last_attempt_at", now,
-                  "webhook_http_status", http_status or "", "webhook_error", error or ""]
+                  "webhook_http_status", attempt.http_status or "",
+                  "webhook_error", error or ""]
         if error is None:
             fields += ["webhook_delivered_at", now]
         self._attempt(keys=[run], args=fields)
         metrics.count_now(self.redis, metrics.WEBHOOKS, outcome=outcome)
-        if error is not None:
-            raise WebhookFailed(f"webhook {delivery}: {error}"
-                                + ("" if final else "; will retry"))
-        return f"webhook delivered (HTTP {http_status})"
+        if error is None:
+            return f"webhook delivered (HTTP {attempt.http_status})"
+        if attempt.final:
+            # Not raised: a retry would be refused the same way.
+            return f"webhook {delivery}: {error}, not retried"
+        raise WebhookFailed(f"webhook {delivery}: {error}" + ("" if final else "; will retry"))

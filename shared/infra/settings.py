@@ -89,6 +89,12 @@ class Settings(BaseSettings):
               description=f"comma-separated whole seconds (0 or more, at most "
                           f"{MAX_RETRY_INTERVALS} of them) or 'none'"),
     ] = (10, 60, 300)
+    # Internal addresses webhooks may reach all the same (none by default: loopback,
+    # private, link-local... are refused): comma-separated IPs, CIDRs or host names.
+    webhook_allow: Annotated[
+        tuple[str, ...], NoDecode,
+        Field(description="comma-separated IPs, CIDRs (10.0.0.0/8, fd00::/8) or host names"),
+    ] = ()
 
     # Operations: how often worker processes write their heartbeat (it lives 3 times as
     # long), the Bearer token /metrics asks for (none: open), and the logs' shape.
@@ -119,6 +125,21 @@ class Settings(BaseSettings):
         if text.lower() == "none":
             return ()
         return tuple(part.strip() for part in text.split(","))
+
+    @field_validator("webhook_allow", mode="before")
+    @classmethod
+    def _split_allow(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.split(",")
+        return tuple(str(part).strip() for part in value if str(part).strip())
+
+    @field_validator("webhook_allow")
+    @classmethod
+    def _check_allow(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from memanto_redis.shared.schedule.egress import Allow
+
+        Allow.parse(value)  # ValueError names the entry
+        return value
 
     @classmethod
     def settings_customise_sources(

@@ -22,7 +22,7 @@ from redis.exceptions import WatchError
 from memanto_redis.shared.errors import Conflict, InvalidInput, NotFound
 from memanto_redis.shared.infra import keys, scripts
 from memanto_redis.shared.infra.replies import text, text_fields
-from memanto_redis.shared.schedule import cron
+from memanto_redis.shared.schedule import cron, egress
 
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 MAX_PROMPT = 10_000
@@ -41,10 +41,19 @@ def split_member(member: bytes | str) -> tuple[str, str]:
 
 
 def check_webhook_url(url: str) -> str:
+    """What a webhook URL must be whatever the server's policy (which `ScheduleStore.create`
+    applies): http(s), with a host and a valid port, and no credentials (they would sit in
+    the schedule, shown to every reader; the signature authenticates the sender)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or any(
             c.isspace() for c in url):
         raise ValueError("webhook_url must be an absolute http:// or https:// URL")
+    if "@" in parts.netloc:
+        raise ValueError("webhook_url must not hold credentials (user:password@)")
+    try:
+        parts.port  # noqa: B018 (urlsplit checks the port when it is read)
+    except ValueError:
+        raise ValueError("webhook_url has an invalid port") from None
     return url
 
 
@@ -133,9 +142,11 @@ class Run:
 class ScheduleStore:
     """Schedules in Redis; takes an asyncio Redis client."""
 
-    def __init__(self, redis: Redis, max_schedules: int = 100) -> None:
+    def __init__(self, redis: Redis, max_schedules: int = 100,
+                 webhook_allow: egress.Allow | None = None) -> None:
         self.redis = redis
         self.max_schedules = max_schedules
+        self.webhook_allow = webhook_allow or egress.Allow()
         self._create = redis.register_script(scripts.CREATE_SCHEDULE)
 
     async def create(self, agent_id: str, name: str, cron_expr: str, prompt: str,
@@ -147,6 +158,15 @@ class ScheduleStore:
         except ValueError as exc:
             raise InvalidInput(f"invalid request: cron: {exc}", [
                 {"field": "cron", "message": str(exc), "type": "value_error"}]) from None
+        if webhook_url:
+            # A first, early answer for a plainly internal address; the real guard is the
+            # check when it is sent (a name may resolve anywhere by then).
+            try:
+                egress.check_literal(urlsplit(webhook_url).hostname or "", self.webhook_allow)
+            except ValueError as exc:
+                raise InvalidInput(f"invalid request: webhook_url: {exc}", [
+                    {"field": "webhook_url", "message": str(exc),
+                     "type": "value_error"}]) from None
         secret = "whsec_" + secrets.token_urlsafe(32) if webhook_url else ""
         fields: dict[str, str | int] = {"name": name, "cron": cron_expr, "prompt": prompt,
                   "timezone": timezone, "webhook_url": webhook_url or "",

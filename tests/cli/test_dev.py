@@ -52,7 +52,7 @@ class Dev:
             "HOST": "127.0.0.1", "MEMANTO_API_KEY": ADMIN_KEY, "MEMANTO_JWT_SECRET": JWT_SECRET,
             "HF_HUB_OFFLINE": "1", "MEMANTO_CLAIM_IDLE_MS": "1000",
             "MEMANTO_SCHEDULER_LOCK_MS": "1500", "MEMANTO_WEBHOOK_RETRY_INTERVALS": "1,1",
-            "MEMANTO_WEBHOOK_TIMEOUT": "3",
+            "MEMANTO_WEBHOOK_TIMEOUT": "3", "MEMANTO_WEBHOOK_ALLOW": "127.0.0.1",
         })
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen([*CLI, "dev", "--env-file", str(tmp / ".env")],

@@ -34,7 +34,7 @@ def test_schedule_verbs(server, tmp_path, memanto):
 
     added = memanto(server, tmp_path, "schedule", "add", "daily_report", "--cron", "0 9 * * *",
                     "--prompt", "Generate and send daily report", "--timezone",
-                    "Europe/Paris", "--webhook", "http://127.0.0.1:9/hook")
+                    "Europe/Paris", "--webhook", "https://hooks.example.invalid/hook")
     assert added.returncode == 0, added.stderr
     assert "Schedule 'daily_report' added" in added.stdout
     assert "Next run:" in added.stdout

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
 from memanto_redis.shared.infra import keys
 from memanto_redis.shared.infra.settings import Settings
 from memanto_redis.workers.jobs import Delivery
 from memanto_redis.workers.scheduler import Clock
 from tests.conftest import ADMIN, new_agent
-from tests.support import add_schedule
+from tests.support import add_schedule, free_port
 
 
 def test_delivery_is_idempotent_and_goes_to_the_current_stm_session(client, r, queue):
@@ -34,3 +40,63 @@ def test_delivery_of_a_deleted_schedule_writes_nothing(client, r, queue):
     assert result == "skipped: the schedule was deleted"
     assert not r.exists(keys.inbox(agent.agent_id))
     assert not r.exists(keys.stm(agent.agent_id, agent.session_id))
+
+
+class Receiver(BaseHTTPRequestHandler):
+    """A webhook receiver on the loopback that answers 200 and counts what it got."""
+
+    seen: list[str] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.seen.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[int]:
+    Receiver.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_port
+    server.shutdown()
+    server.server_close()
+
+
+def fire_webhook(client, r, queue, receiver: int, settings: Settings) -> tuple[str, dict, str]:
+    """A schedule with a webhook at `localhost`, fired and delivered; then its webhook
+    attempt as the jobs process makes it. The result, the run's webhook, the agent."""
+    agent = new_agent(client)
+    first = add_schedule(client, r, agent.agent_id, "hook", "* * * * * */2",
+                         webhook_url=f"http://localhost:{receiver}/hook")
+    assert Clock(r, queue).turn(now=first + 0.1) == 1
+    delivery = Delivery(r, settings)
+    assert delivery.deliver(agent.agent_id, "hook", first).startswith("delivered")
+    result = delivery.post_webhook(agent.agent_id, "hook", first, final=False)
+    (run,) = client.get(f"/api/agents/{agent.agent_id}/schedules/hook/runs",
+                        headers=ADMIN).json()["runs"]
+    return result, run["webhook"], agent.agent_id
+
+
+def test_a_webhook_to_the_loopback_is_refused_by_default(client, r, queue, receiver):
+    result, webhook, _ = fire_webhook(client, r, queue, receiver, Settings())
+    assert Receiver.seen == []
+    # Refused once and for all: failed at the first attempt, not left to retry.
+    assert "refused, not retried" in result
+    assert webhook | {"last_attempt_at": None} == {
+        "status": "failed", "attempts": 1, "http_status": None, "error": "refused",
+        "last_attempt_at": None, "delivered_at": None}
+
+
+def test_a_webhook_to_an_allow_listed_address_is_delivered(client, r, queue, receiver):
+    allowing = Settings(webhook_allow=("127.0.0.1",))
+    result, webhook, _ = fire_webhook(client, r, queue, receiver, allowing)
+    assert Receiver.seen == ["/hook"]
+    assert result == "webhook delivered (HTTP 200)"
+    assert (webhook["status"], webhook["attempts"], webhook["http_status"],
+            webhook["error"]) == ("delivered", 1, 200, None)

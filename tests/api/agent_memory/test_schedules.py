@@ -88,7 +88,8 @@ def test_webhook_secret_is_shown_once(client, r):
     assert r.hget(keys.schedule(agent.agent_id, "daily_report"), "secret").decode() == secret
     assert secret not in client.get(url(agent.agent_id), headers=ADMIN).text
     assert secret not in client.get(url(agent.agent_id, "/daily_report"), headers=ADMIN).text
-    other = create(client, agent.agent_id, name="other", webhook_url="http://127.0.0.1:9/x")
+    other = create(client, agent.agent_id, name="other",
+                   webhook_url="https://hooks.example.invalid:9/x")
     assert other.json()["webhook_secret"] != secret
 
 
@@ -127,6 +128,19 @@ def test_timezone_and_seconds_field(client):
     ({"webhook_url": "ftp://example.test/x"}, "webhook_url"),
     ({"webhook_url": "not a url"}, "webhook_url"),
     ({"webhook_url": "http://"}, "webhook_url"),
+    ({"webhook_url": "file:///etc/passwd"}, "webhook_url"),
+    ({"webhook_url": "javascript:alert(1)"}, "webhook_url"),
+    ({"webhook_url": "https://user:pass@example.test/x"}, "webhook_url"),
+    ({"webhook_url": "https://token@example.test/x"}, "webhook_url"),
+    ({"webhook_url": "https://example.test:99999/x"}, "webhook_url"),
+    # Internal addresses spelled literally (names are checked when sent).
+    ({"webhook_url": "http://169.254.169.254/latest/meta-data/"}, "webhook_url"),
+    ({"webhook_url": "http://127.0.0.1:6379/"}, "webhook_url"),
+    ({"webhook_url": "http://0x7f000001/"}, "webhook_url"),
+    ({"webhook_url": "http://10.0.0.7/hook"}, "webhook_url"),
+    ({"webhook_url": "http://[::1]:8080/hook"}, "webhook_url"),
+    ({"webhook_url": "http://[fd00:ec2::254]/"}, "webhook_url"),
+    ({"webhook_url": "http://[::ffff:192.168.0.1]/"}, "webhook_url"),
     ({"colour": "blue"}, "colour"),
 ])
 def test_invalid_bodies_are_422_naming_the_field(client, r, body, field):
@@ -136,6 +150,20 @@ def test_invalid_bodies_are_422_naming_the_field(client, r, body, field):
     assert field in reply.json()["detail"]
     assert [e["field"] for e in reply.json()["errors"]] == [field]
     assert r.zcard(keys.schedules(agent.agent_id)) == 0
+
+
+def test_an_allow_listed_internal_address_may_be_named(settings, vectorizer):
+    from memanto_redis.api.app import create_app
+
+    allowing = settings.varied(webhook_allow=("127.0.0.0/8", "::1"))
+    with TestClient(create_app(allowing, vectorizer)) as own:
+        agent = new_agent(own)
+        assert create(own, agent.agent_id, webhook_url="http://127.0.0.1:9/x").status_code == 201
+        assert create(own, agent.agent_id, name="v6",
+                      webhook_url="http://[::1]:9/x").status_code == 201
+        refused = create(own, agent.agent_id, name="private", webhook_url="http://10.0.0.7/x")
+        assert refused.status_code == 422, refused.text
+        assert "internal address (10.0.0.7)" in refused.json()["detail"]
 
 
 @pytest.mark.parametrize("missing", ["name", "cron", "prompt"])

@@ -59,6 +59,8 @@ ENVIRONMENT = [
     ("inbox_max_waiters", "MEMANTO_INBOX_MAX_WAITERS", "1", 1),
     ("webhook_timeout", "MEMANTO_WEBHOOK_TIMEOUT", "1.5", 1.5),
     ("webhook_retry_intervals", "MEMANTO_WEBHOOK_RETRY_INTERVALS", "10,60", (10, 60)),
+    ("webhook_allow", "MEMANTO_WEBHOOK_ALLOW", " 127.0.0.1, fd00::/8,hooks.internal ",
+     ("127.0.0.1", "fd00::/8", "hooks.internal")),
     ("heartbeat_seconds", "MEMANTO_HEARTBEAT_SECONDS", "0.5", 0.5),
     ("metrics_token", "MEMANTO_METRICS_TOKEN", "scrape-token", "scrape-token"),
     ("log_format", "LOG_FORMAT", "Text", "text"),
@@ -189,6 +191,15 @@ def test_bad_retry_intervals(raw):
     assert str(caught.value) == (
         "MEMANTO_WEBHOOK_RETRY_INTERVALS must be comma-separated whole seconds (0 or more, "
         f"at most 25 of them) or 'none', got {raw!r}")
+
+
+@pytest.mark.parametrize("raw", ["127.0.0.1,bad host", "10.0.0.0/33", "http://x/"])
+def test_bad_webhook_allow_list(raw):
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"MEMANTO_WEBHOOK_ALLOW": raw})
+    assert str(caught.value) == (
+        "MEMANTO_WEBHOOK_ALLOW must be comma-separated IPs, CIDRs (10.0.0.0/8, fd00::/8) or "
+        f"host names, got {raw!r}")
 
 
 def test_secrets_are_not_in_the_repr():
