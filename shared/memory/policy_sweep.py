@@ -85,10 +85,12 @@ class Report:
 class PolicySweeper:
     """Applies policies to memories; takes the memory store, the editor and the policies."""
 
-    def __init__(self, store: MemoryStore, editor: MemoryEditor, policies: PolicyStore) -> None:
+    def __init__(self, store: MemoryStore, editor: MemoryEditor, policies: PolicyStore,
+                 page: int = PAGE) -> None:
         self.store = store
         self.editor = editor
         self.policies = policies
+        self.page = page
 
     async def apply(self, agent_id: str, now: float, dry_run: bool = False,
                     policy: MemoryPolicy | None = None) -> Report:
@@ -143,7 +145,7 @@ class PolicySweeper:
                      ) -> AsyncIterator[Memory]:
         cursor = None
         while True:
-            page = await temporal.all_memories(self.store, agent_id, filters, PAGE, status,
+            page = await temporal.all_memories(self.store, agent_id, filters, self.page, status,
                                                cursor)
             for memory in page.memories:
                 yield memory
