@@ -18,6 +18,7 @@ from memanto_redis.shared.errors import (
     InvalidInput,
     MemantoError,
     NotFound,
+    RateLimited,
     Unauthorized,
     Unavailable,
 )
@@ -47,6 +48,7 @@ STATUS: dict[type[MemantoError], int] = {
     PayloadTooLarge: 413,
     UnsupportedMediaType: 415,
     InvalidInput: 422,
+    RateLimited: 429,
     Busy: 503,
     Unavailable: 503,
 }
@@ -67,6 +69,9 @@ async def memanto_error(request: Request, exc: Exception) -> JSONResponse:
     headers = {}
     if isinstance(exc, InvalidInput) and exc.errors:
         body["errors"] = exc.errors
+    if isinstance(exc, RateLimited):
+        # The metrics count a 429 as "rate_limit" by itself (api/observe.py).
+        headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, Busy):
         headers["Retry-After"] = str(exc.retry_after)
         # For the metrics: which bound turned the request away.

@@ -42,5 +42,13 @@ class Busy(MemantoError):
     retry_after = 5
 
 
+class RateLimited(MemantoError):
+    """The caller wrote faster than its quota refills: retry after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Unavailable(MemantoError):
     """Redis is unreachable or lacks a module the service needs."""

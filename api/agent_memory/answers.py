@@ -69,6 +69,7 @@ def fact(f: Fact) -> dict[str, Any]:
     shaped: dict[str, Any] = {
         "id": f.id,
         "source_agent": f.source_agent,
+        "written_by": f.written_by,
         "content": f.content,
         "created_at": iso(f.created_at),
         "expires_at": iso(f.expires_at),

@@ -16,7 +16,9 @@ from typing import Literal
 from redis.asyncio import Redis
 from redis.typing import EncodableT, KeyT
 
+from memanto_redis.shared.errors import Conflict
 from memanto_redis.shared.infra import keys, scripts
+from memanto_redis.shared.infra.replies import text
 
 # STM session ids: the v2 session ids (UUIDs) and names like "sess_abc123". No ':' so a
 # session's keys never collide with another's; "current" is the alias of the current one.
@@ -71,10 +73,12 @@ class StmSummary:
 @dataclass(frozen=True, slots=True)
 class StmWriter:
     """How an append is written: each session keeps its newest `max_entries` and expires
-    `idle_seconds` after its last write."""
+    `idle_seconds` after its last write; an agent holds at most `max_sessions` (0: no
+    cap)."""
 
     max_entries: int
     idle_seconds: int
+    max_sessions: int = 0
 
     def call(self, agent_id: str, session_id: str, entries: list[tuple[str, str]],
              now: float) -> tuple[list[KeyT], list[EncodableT]]:
@@ -82,7 +86,7 @@ class StmWriter:
         the script answers the first new entry's id."""
         # To the millisecond, which the script's JSON keeps exactly (it keeps 14 digits).
         args: list[EncodableT] = [self.max_entries, self.idle_seconds, session_id,
-                                  repr(round(now, 3))]
+                                  repr(round(now, 3)), self.max_sessions]
         for role, content in entries:
             args += [role, content]
         return ([keys.stm(agent_id, session_id), keys.stm_seq(agent_id, session_id),
@@ -96,9 +100,10 @@ class ShortTermMemory:
     session, else "default"; a write without a session goes there.
     """
 
-    def __init__(self, redis: Redis, max_entries: int, idle_seconds: int) -> None:
+    def __init__(self, redis: Redis, max_entries: int, idle_seconds: int,
+                 max_sessions: int = 0) -> None:
         self.redis = redis
-        self.writer = StmWriter(max_entries, idle_seconds)
+        self.writer = StmWriter(max_entries, idle_seconds, max_sessions)
         self._append = redis.register_script(scripts.STM_APPEND)
 
     async def current_session(self, agent_id: str) -> str:
@@ -120,10 +125,29 @@ class ShortTermMemory:
         """Append (role, content) pairs; returns the entries as written."""
         session_id = await self.resolve(agent_id, session)
         now = round(time.time(), 3)
-        first = int(await self._append(*self.writer.call(agent_id, session_id, entries, now)))
+        call = self.writer.call(agent_id, session_id, entries, now)
+        first = int(await self._append(*call))
+        if first < 0 and await self._prune(agent_id):
+            first = int(await self._append(*call))
+        if first < 0:
+            raise Conflict(f"agent {agent_id!r} already holds {self.writer.max_sessions} "
+                           "short-term memory sessions, the most allowed; clear some first")
         return StmSession(session_id, tuple(
             StmEntry(id=first + i, role=role, content=content, timestamp=now)
             for i, (role, content) in enumerate(entries)))
+
+    async def _prune(self, agent_id: str) -> int:
+        """Forget the sessions that expired by themselves (their lists are gone); returns
+        how many."""
+        members = [text(m) for m in await self.redis.smembers(keys.stm_sessions(agent_id))]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for session_id in members:
+                pipe.exists(keys.stm(agent_id, session_id))
+            held = await pipe.execute()
+        gone = [sid for sid, exists in zip(members, held, strict=True) if not exists]
+        if gone:
+            await self.redis.srem(keys.stm_sessions(agent_id), *gone)
+        return len(gone)
 
     async def read(self, agent_id: str, session: str | None, limit: int) -> StmSession:
         """The session's newest `limit` entries, oldest first."""

@@ -49,10 +49,14 @@ class Session:
 
 
 class SessionStore:
-    def __init__(self, redis: Redis, signer: TokenSigner, default_hours: float) -> None:
+    def __init__(self, redis: Redis, signer: TokenSigner, default_hours: float,
+                 max_hours: float = 7 * 24.0) -> None:
         self.redis = redis
         self.signer = signer
         self.default_hours = default_hours
+        # A session's absolute lifetime from its start: a stolen token cannot keep itself
+        # alive forever by extending; going further takes an API key.
+        self.max_hours = max_hours
         self._activate = redis.register_script(scripts.ACTIVATE)
         self._extend = redis.register_script(scripts.EXTEND)
         self._deactivate = redis.register_script(scripts.DEACTIVATE)
@@ -81,15 +85,22 @@ class SessionStore:
         return Session(claims.agent_id, claims.session_id, float(record["started_at"]),
                        float(record["expires_at"]), int(record.get("memories_created", 0)))
 
-    async def extend(self, claims: SessionClaims, hours: float) -> tuple[float, Session]:
+    async def extend(self, claims: SessionClaims, hours: float,
+                     by_key: bool = False) -> tuple[float, Session]:
         """The live session pushed `hours` later: (its previous expiry, the session with a
-        token carrying the new one). The old token keeps working."""
+        token carrying the new one). The old token keeps working. Past the session's
+        absolute end (`max_hours` after its start) only an API-key caller (`by_key`) may
+        extend it."""
         if not 0 < hours <= MAX_EXTEND_HOURS:
             raise InvalidInput(f"extend_hours must be > 0 and <= {MAX_EXTEND_HOURS}")
         record = text_fields(await self.redis.hgetall(keys.session(claims.agent_id)))
         ensure_live(claims, record.get("sid"))
         previous = float(record["expires_at"])
         expires = max(previous, time.time()) + hours * 3600
+        end = float(record["started_at"]) + self.max_hours * 3600
+        if expires > end and not by_key:
+            raise Forbidden(f"a session lives at most {self.max_hours:g} hours from its start "
+                            f"(until {end:.0f}); extending past that takes an API key")
         ok = await self._extend(keys=[keys.session(claims.agent_id)],
                                 args=[claims.session_id, repr(expires), int(expires * 1000)])
         ensure_live(claims, claims.session_id if ok else None)

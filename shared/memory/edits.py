@@ -44,11 +44,13 @@ class MemoryEditor:
     """Edits, expiry, deletion and history; takes an asyncio Redis client and the index."""
 
     def __init__(self, redis_client: Redis, index: AsyncSearchIndex,
-                 max_backlog: int = 0) -> None:
+                 max_backlog: int = 0, versions_kept: int = 0) -> None:
         self.redis = redis_client
         self.index = index
         # The door's backlog bound holds for re-queued edits too (0: none).
         self.max_backlog = max_backlog
+        # Archived versions kept per memory, the newest (0: all).
+        self.versions_kept = versions_kept
 
     async def patch(self, agent_id: str, memory_id: str, changes: dict[str, Any]) -> Memory:
         """Change any of the EDITABLE fields; a new content derives a new title unless one
@@ -186,11 +188,19 @@ class MemoryEditor:
                 except redis.WatchError:
                     continue
 
-    @staticmethod
-    def _archive(pipe: Pipeline, memory: Memory, now: float, embedding: bytes | None) -> None:
+    def _archive(self, pipe: Pipeline, memory: Memory, now: float,
+                 embedding: bytes | None) -> None:
+        """Archive the memory's current state; beyond `versions_kept`, the oldest archived
+        version goes (its key, and with it its index document). Versions are numbered
+        1, 2, ... with no gaps, so each change drops exactly the one that fell out."""
         key = keys.version(memory.agent_id, memory.memory_id, memory.version)
         pipe.hset(key, mapping=memory.to_version(now, embedding))
         pipe.sadd(keys.version_keys(memory.agent_id), key)
+        dropped = memory.version - self.versions_kept
+        if self.versions_kept and dropped >= 1:
+            old = keys.version(memory.agent_id, memory.memory_id, dropped)
+            pipe.unlink(old)
+            pipe.srem(keys.version_keys(memory.agent_id), old)
 
 
 def _current_state(agent_id: str, memory_id: str, live: dict[bytes, bytes],
