@@ -168,6 +168,7 @@ TABLE: dict[str, Doc] = {
     f"POST {V2}/deactivate": Doc(KEY_OR_SESSION),
     f"GET {V2}/bootstrap": Doc(KEY_OR_SESSION),
     "GET /api/v2/session/info": Doc(SESSION),
+    # (with an API key beside the token: past the session's absolute end too)
     "POST /api/v2/session/extend": Doc(SESSION, query=(hours("extend_hours", 6.0),)),
     "POST /api/v2/apikeys": Doc(KEY, v2.ApiKeyCreate, ok=201, errors=(409,)),
     "GET /api/v2/apikeys": Doc(KEY),
@@ -216,7 +217,7 @@ TABLE: dict[str, Doc] = {
     f"DELETE {AGENT}/memory": Doc(KEY_OR_SESSION),
     # one entry, or a list of them
     f"POST {AGENT}/memory/stm": Doc(KEY_OR_SESSION, (seed003.StmEntryIn, seed003.StmEntries),
-                                    ok=201),
+                                    ok=201, errors=(409,)),
     f"GET {AGENT}/memory/stm": Doc(KEY_OR_SESSION, query=(STM_SESSION, STM_LIMIT)),
     f"DELETE {AGENT}/memory/stm": Doc(KEY_OR_SESSION, query=(STM_SESSION,)),
     f"GET {AGENT}/memory/current": Doc(KEY_OR_SESSION, query=(STM_SESSION, STM_LIMIT)),

@@ -173,8 +173,9 @@ async def build(settings: Settings, vectorizer: Any = None) -> Services:
     memories = MemoryStore(redis, index, settings.max_backlog, settings.idempotency_seconds,
                            WriteQuota(settings.write_rate, settings.write_burst,
                                       settings.max_memories))
-    editor = MemoryEditor(redis, index, settings.max_backlog)
-    stm = ShortTermMemory(redis, settings.stm_max_entries, settings.stm_idle_seconds)
+    editor = MemoryEditor(redis, index, settings.max_backlog, settings.versions_kept)
+    stm = ShortTermMemory(redis, settings.stm_max_entries, settings.stm_idle_seconds,
+                          settings.max_stm_sessions)
     agents = AgentStore(redis, stm)
     return Services(
         settings=settings,
@@ -183,7 +184,8 @@ async def build(settings: Settings, vectorizer: Any = None) -> Services:
         api_keys=ApiKeys(redis, settings.api_key),
         signer=signer,
         agents=agents,
-        sessions=SessionStore(redis, signer, settings.session_hours),
+        sessions=SessionStore(redis, signer, settings.session_hours,
+                              settings.session_max_hours),
         memories=memories,
         schedules=ScheduleStore(redis, settings.max_schedules,
                                 egress.Allow.parse(settings.webhook_allow)),
@@ -191,7 +193,7 @@ async def build(settings: Settings, vectorizer: Any = None) -> Services:
         editor=editor,
         stm=stm,
         swarm=SwarmStore(redis, swarm_index, settings.swarm_default_ttl,
-                         settings.swarm_max_ttl),
+                         settings.swarm_max_ttl, settings.max_swarm_facts),
         user_memories=UserMemories(redis, memories, editor, agents),
         ltm=LongTermMemory(redis, memories, editor, agents),
         eraser=Eraser(redis, agents, stm),

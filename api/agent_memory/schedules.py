@@ -5,6 +5,8 @@ Every route takes an API key, or the agent's own session token.
 
 from __future__ import annotations
 
+import time
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -15,6 +17,7 @@ from memanto_redis.api.auth import agent_access, services
 from memanto_redis.api.body import parse
 from memanto_redis.api.query import bounded, whole
 from memanto_redis.shared.errors import InvalidInput
+from memanto_redis.shared.schedule import fire_rate
 from memanto_redis.shared.schedule.inbox import MAX_COUNT, MAX_WAIT, STREAM_ID_RE
 
 
@@ -27,9 +30,12 @@ async def list_schedules(request: Request) -> JSONResponse:
 
 async def create_schedule(request: Request) -> JSONResponse:
     agent_id = request.path_params["name"]
-    await agent_access(request, agent_id)
+    caller = await agent_access(request, agent_id)
     svc = services(request)
     body = await parse(request, ScheduleIn, svc.settings.max_body_bytes)
+    if caller.claims is not None:
+        fire_rate.check(body.cron, body.timezone, time.time(),
+                        svc.settings.schedule_min_interval)
     schedule = await svc.schedules.create(agent_id, body.name, body.cron, body.prompt,
                                           body.timezone, body.webhook_url)
     return JSONResponse(answers.schedule(schedule), status_code=201)

@@ -27,7 +27,8 @@ async def add_fact(request: Request) -> JSONResponse:
     body = await parse(request, SwarmFactIn, svc.settings.max_body_bytes)
     source = svc.swarm.source_for(body.source_agent, caller.agent_id, caller.key_name)
     vector = await svc.embed(body.content)
-    fact = await svc.swarm.add(body.content, source, body.ttl_seconds, vector)
+    fact = await svc.swarm.add(body.content, source, body.ttl_seconds, vector,
+                               svc.swarm.writer(caller.agent_id, caller.key_name))
     return JSONResponse({"success": True, "message": "Fact added"} | answers.fact(fact),
                         status_code=201)
 

@@ -11,6 +11,7 @@ The core calls run in the web process (the Streamable HTTP transport); the stdio
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -29,6 +30,7 @@ from memanto_redis.shared.errors import Forbidden, InvalidInput, NotFound
 from memanto_redis.shared.infra.times import iso, parse_time
 from memanto_redis.shared.memory import temporal
 from memanto_redis.shared.memory.fields import Body
+from memanto_redis.shared.schedule import fire_rate
 
 A = TypeVar("A", bound=Body)
 Answer = dict[str, Any]
@@ -216,7 +218,8 @@ async def swarm_post(call: Call, args: a.SwarmPostArgs) -> Answer:
     svc, caller = call.services, call.caller
     source = svc.swarm.source_for(args.source_agent, caller.agent_id, caller.key_name)
     vector = await svc.embed(args.content)
-    fact = await svc.swarm.add(args.content, source, args.ttl_seconds, vector)
+    fact = await svc.swarm.add(args.content, source, args.ttl_seconds, vector,
+                               svc.swarm.writer(caller.agent_id, caller.key_name))
     return {"success": True, "message": "Fact added"} | seed003.fact(fact)
 
 
@@ -236,6 +239,9 @@ async def inbox_read(call: Call, args: a.InboxArgs) -> Answer:
 
 async def schedule_create(call: Call, args: a.ScheduleCreateArgs) -> Answer:
     agent_id = await call.agent(args.agent_id)
+    if call.caller.claims is not None:
+        fire_rate.check(args.cron, args.timezone, time.time(),
+                        call.services.settings.schedule_min_interval)
     schedule = await call.services.schedules.create(agent_id, args.name, args.cron,
                                                     args.prompt, args.timezone,
                                                     args.webhook_url)

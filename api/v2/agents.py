@@ -6,7 +6,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from memanto_redis.api.auth import agent_access, require_api_key, services, session_claims
+from memanto_redis.api.auth import (
+    agent_access,
+    bearer,
+    require_api_key,
+    services,
+    session_claims,
+)
 from memanto_redis.api.body import parse
 from memanto_redis.api.query import hours
 from memanto_redis.api.v2 import answers
@@ -79,9 +85,13 @@ async def session_info(request: Request) -> JSONResponse:
 
 
 async def session_extend(request: Request) -> JSONResponse:
+    """The session's own token; with an API key beside it, past the session's absolute end."""
     claims = session_claims(request)
+    by_key = bearer(request) is not None
+    if by_key:
+        await require_api_key(request)
     extra = hours(request, "extend_hours", default=6.0)
-    previous, session = await services(request).sessions.extend(claims, extra)
+    previous, session = await services(request).sessions.extend(claims, extra, by_key)
     return JSONResponse(answers.extended(previous, session, extra))
 
 

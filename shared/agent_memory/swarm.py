@@ -20,11 +20,15 @@ from redisvl.query import CountQuery, FilterQuery
 from redisvl.query.filter import FilterExpression, Num
 from redisvl.schema import IndexSchema
 
-from memanto_redis.shared.errors import Forbidden
-from memanto_redis.shared.infra import hybrid, keys
+from memanto_redis.shared.auth.admin import is_admin
+from memanto_redis.shared.errors import Conflict, Forbidden
+from memanto_redis.shared.infra import hybrid, keys, scripts
 from memanto_redis.shared.infra.hybrid import SearchMode
 
-FACT_FIELDS = ["fact_id", "source_agent", "content", "created_at", "expires_at"]
+# What every fact holds, and what a read returns: those and who wrote it (which facts
+# written before it was recorded lack).
+WHOLE = ["fact_id", "source_agent", "content", "created_at", "expires_at"]
+FACT_FIELDS = [*WHOLE, "written_by"]
 _CLEAR_CHUNK = 1000
 
 
@@ -74,6 +78,8 @@ class Fact:
     expires_at: float
     ttl_seconds: int
     similarity: float | None = None
+    # Who wrote it: the agent of a session, or the name of an API key ("" when unknown).
+    written_by: str = ""
 
     @classmethod
     def from_hit(cls, hit: Mapping[str, Any], now: float) -> Fact:
@@ -81,18 +87,22 @@ class Fact:
         expires = float(hit["expires_at"])
         return cls(id=int(hit["fact_id"]), source_agent=str(hit["source_agent"]),
                    content=str(hit["content"]), created_at=float(hit["created_at"]),
-                   expires_at=expires, ttl_seconds=max(0, math.ceil(expires - now)))
+                   expires_at=expires, ttl_seconds=max(0, math.ceil(expires - now)),
+                   written_by=str(hit.get("written_by") or ""))
 
 
 class SwarmStore:
     """Takes an asyncio Redis client and the swarm index."""
 
     def __init__(self, redis: Redis, index: AsyncSearchIndex, default_ttl: int,
-                 max_ttl: int) -> None:
+                 max_ttl: int, max_per_agent: int = 0) -> None:
         self.redis = redis
         self.index = index
         self.default_ttl = default_ttl
         self.max_ttl = max_ttl
+        # Live facts one agent may have in its name (0: no cap).
+        self.max_per_agent = max_per_agent
+        self._add = redis.register_script(scripts.SWARM_ADD)
 
     def ttl_for(self, asked: int | None) -> int:
         """The configured default when none is asked for; never more than the maximum."""
@@ -101,32 +111,46 @@ class SwarmStore:
     @staticmethod
     def source_for(asked: str | None, session_agent: str | None, key_name: str | None) -> str:
         """Who a new fact is from: as asked, else the caller. A session may add facts only
-        in its own agent's name."""
+        in its own agent's name, a named key only in its own; the admin key in anyone's."""
         source = asked or session_agent or key_name or ""
         if session_agent is not None and source != session_agent:
             raise Forbidden(f"source_agent must be this session's agent {session_agent!r}, "
                             f"not {source!r}")
+        if session_agent is None and source != key_name and not is_admin(key_name):
+            raise Forbidden(f"source_agent must be this key's name {key_name!r}, not "
+                            f"{source!r}: only the admin key sets it freely")
         return source
 
+    @staticmethod
+    def writer(session_agent: str | None, key_name: str | None) -> str:
+        """Who writes, as a fact records it: a session's agent, else the key's name."""
+        return session_agent or key_name or ""
+
     async def add(self, content: str, source_agent: str, ttl_seconds: int | None,
-                  vector: bytes) -> Fact:
+                  vector: bytes, written_by: str = "") -> Fact:
+        """A new fact in `source_agent`'s name, unless that agent has its most live facts
+        (Conflict)."""
         ttl = self.ttl_for(ttl_seconds)
         fact_id = await self.redis.incr(keys.SWARM_SEQ)
         now = time.time()
         expires_ms = int((now + ttl) * 1000)
         expires = expires_ms / 1000
-        key = keys.swarm_fact(fact_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            # One MULTI: the fact never exists without its TTL.
-            pipe.hset(key, mapping={
-                "fact_id": fact_id, "source_agent": source_agent, "content": content,
-                "created_at": repr(now), "expires_at": repr(expires),
-                "created_ts": repr(now), "expires_ts": repr(expires), "embedding": vector,
-            })
-            pipe.pexpireat(key, expires_ms)
-            await pipe.execute()
+        fields: dict[str, Any] = {
+            "fact_id": fact_id, "source_agent": source_agent, "written_by": written_by,
+            "content": content, "created_at": repr(now), "expires_at": repr(expires),
+            "created_ts": repr(now), "expires_ts": repr(expires), "embedding": vector,
+        }
+        # One script: the fact never exists without its TTL, nor past its agent's cap.
+        added = await self._add(
+            keys=[keys.swarm_fact(fact_id), keys.swarm_written(source_agent)],
+            args=[repr(now), repr(expires), expires_ms, self.max_per_agent, fact_id,
+                  *[part for pair in fields.items() for part in pair]])
+        if not added:
+            raise Conflict(f"{source_agent!r} already has {self.max_per_agent} live swarm "
+                           "facts, the most allowed; wait for some to expire")
         return Fact(id=fact_id, source_agent=source_agent, content=content, created_at=now,
-                    expires_at=expires, ttl_seconds=max(0, math.ceil(expires - now)))
+                    expires_at=expires, ttl_seconds=max(0, math.ceil(expires - now)),
+                    written_by=written_by)
 
     async def newest(self, limit: int) -> list[Fact]:
         """Live facts, newest first."""
@@ -171,4 +195,4 @@ class SwarmStore:
 
 def _whole(hit: Mapping[str, Any]) -> bool:
     # A fact whose key vanished between matching and loading comes back without fields.
-    return all(hit.get(name) is not None for name in FACT_FIELDS)
+    return all(hit.get(name) is not None for name in WHOLE)

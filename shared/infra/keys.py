@@ -33,6 +33,9 @@ HEARTBEATS = "memanto:heartbeats"
 # Hash: the workers' Prometheus figures (counters and histogram buckets, summed over every
 # process), which the web's /metrics serves.
 METRICS = "memanto:metrics"
+# Hash: agent id -> "rate burst", an admin's write quota for that agent instead of the
+# settings' (shared/memory/quotas.py).
+QUOTA_OVERRIDES = "memanto:quota:overrides"
 # Set: the agents that have a memory policy (shared/memory/policy_sweep.py), for the
 # nightly sweep; and a string per UTC day the scheduler has queued that day's sweep.
 POLICIES = "memanto:policies"
@@ -70,6 +73,18 @@ def pending(agent_id: str) -> str:
 def memory_ids(agent_id: str) -> str:
     """Set: every memory id the agent holds (queued, indexed or failed)."""
     return f"mids:{{{agent_id}}}"
+
+
+def write_bucket(agent_id: str) -> str:
+    """Hash with a TTL {tokens, at}: the agent's write token bucket, as of `at` (Redis
+    time); gone means full."""
+    return f"rl:{{{agent_id}}}"
+
+
+def swarm_written(agent_id: str) -> str:
+    """Sorted set: the swarm facts written in the agent's name, by when they expire, so the
+    live ones are counted without a search."""
+    return f"swarmby:{{{agent_id}}}"
 
 
 def policy(agent_id: str) -> str:

@@ -15,15 +15,20 @@ return 1
 """
 
 # Accept memories: check the session (or, for an API-key caller who has none, that the
-# agent exists), answer a retried Idempotency-Key with what its first request queued, check
-# the backlog bound, then write each queued record and append it to the ingest stream.
+# agent exists), answer a retried Idempotency-Key with what its first request queued, take
+# one token per memory from the agent's write bucket, check the agent's memory cap and the
+# backlog bound, then write each queued record and append it to the ingest stream.
 # KEYS: session, agent, memory-id set, stream, idempotency key (any key when unused), the
-# agent's pending set, then one queued-record key per item. ARGV: sid, or '' (check the
-# agent exists), or '*' (no check), now, max backlog, agent id, idempotency TTL in seconds
-# (0: unused), the records as one JSON array (for the idempotency key; '' when unused),
-# then (id, json) pairs.
+# agent's pending set, its write bucket, the quota overrides hash, then one queued-record
+# key per item. ARGV: sid, or '' (check the agent exists), or '*' (no check), now, max
+# backlog, agent id, idempotency TTL in seconds (0: unused), the records as one JSON array
+# (for the idempotency key; '' when unused), write rate a second (0: unlimited), burst,
+# most memories (0: no cap), then (id, json) pairs.
+# The bucket refills by Redis's clock (TIME), so every web process agrees on it; a refused
+# write takes no token.
 # Returns 0 accepted, 1 no live session, 2 session replaced, 3 backlog full, 4 no agent,
-# or {5, the first request's records} for a retry.
+# {5, the first request's records} for a retry, {6, seconds until enough tokens},
+# {7, burst} for a batch larger than the burst, {8, cap} at the memory cap.
 REMEMBER = """
 if ARGV[1] == '' then
   if redis.call('EXISTS', KEYS[2]) == 0 then return 4 end
@@ -37,12 +42,36 @@ if once > 0 then
   local first = redis.call('GET', KEYS[5])
   if first then return {5, first} end
 end
+local n = #KEYS - 8
+local rate, burst = tonumber(ARGV[7]), tonumber(ARGV[8])
+local custom = redis.call('HGET', KEYS[8], ARGV[4])
+if custom then
+  local r, b = string.match(custom, '^(%S+) (%S+)$')
+  rate, burst = tonumber(r), tonumber(b)
+end
+local tokens, clock
+if rate > 0 then
+  if n > burst then return {7, tostring(burst)} end
+  local t = redis.call('TIME')
+  clock = tonumber(t[1]) + tonumber(t[2]) / 1000000
+  local held = redis.call('HMGET', KEYS[7], 'tokens', 'at')
+  tokens = burst
+  if held[1] then
+    tokens = math.min(burst, tonumber(held[1]) + math.max(0, clock - tonumber(held[2])) * rate)
+  end
+  if tokens < n then return {6, tostring((n - tokens) / rate)} end
+end
+local cap = tonumber(ARGV[9])
+if cap > 0 and redis.call('SCARD', KEYS[3]) + n > cap then return {8, ARGV[9]} end
 local bound = tonumber(ARGV[3])
 if bound > 0 and redis.call('XLEN', KEYS[4]) >= bound then return 3 end
-local n = #KEYS - 6
+if rate > 0 then
+  redis.call('HSET', KEYS[7], 'tokens', tostring(tokens - n), 'at', tostring(clock))
+  redis.call('PEXPIRE', KEYS[7], math.ceil(burst / rate * 1000) + 1000)
+end
 for i = 1, n do
-  local id, data = ARGV[5 + 2 * i], ARGV[6 + 2 * i]
-  redis.call('HSET', KEYS[6 + i], 'data', data, 'status', 'queued', 'version', 1)
+  local id, data = ARGV[8 + 2 * i], ARGV[9 + 2 * i]
+  redis.call('HSET', KEYS[8 + i], 'data', data, 'status', 'queued', 'version', 1)
   redis.call('SADD', KEYS[3], id)
   redis.call('ZADD', KEYS[6], ARGV[2], id)
   redis.call('XADD', KEYS[4], '*', 'id', id, 'agent', ARGV[4], 'data', data)
@@ -118,12 +147,18 @@ return record
 
 # Append short-term memory entries. KEYS: the session's list, its id counter, the agent's
 # current-session pointer, the agent's set of sessions. ARGV: max entries, idle seconds,
-# session id, now, then (role, content) pairs. Each entry gets the next id; the list keeps
-# its newest max entries; all four keys expire after the idle time. Returns the new
-# entries' first id.
+# session id, now, most sessions per agent (0: no cap), then (role, content) pairs. Each
+# entry gets the next id; the list keeps its newest max entries; all four keys expire
+# after the idle time. Returns the new entries' first id, or -1 when a new session would
+# pass the cap (the set may still name sessions that expired: the caller prunes them).
 STM_APPEND = """
+local cap = tonumber(ARGV[5])
+if cap > 0 and redis.call('SISMEMBER', KEYS[4], ARGV[3]) == 0
+    and redis.call('SCARD', KEYS[4]) >= cap then
+  return -1
+end
 local first = nil
-for i = 5, #ARGV, 2 do
+for i = 6, #ARGV, 2 do
   local id = redis.call('INCR', KEYS[2])
   first = first or id
   redis.call('RPUSH', KEYS[1], cjson.encode({id = id, role = ARGV[i], content = ARGV[i + 1],
@@ -136,6 +171,25 @@ redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[2])
 redis.call('SADD', KEYS[4], ARGV[3])
 redis.call('EXPIRE', KEYS[4], ARGV[2])
 return first
+"""
+
+# Add a swarm fact unless the agent it is written in the name of holds too many live ones.
+# KEYS: the fact's hash, the agent's written set (fact id -> expiry). ARGV: now, expiry in
+# seconds, expiry in ms, most live facts (0: no cap), fact id, then field/value pairs.
+# The set forgets expired facts first, and lives as long as its longest-lived fact.
+# Returns 1 when added, 0 at the cap.
+SWARM_ADD = """
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+local cap = tonumber(ARGV[4])
+if cap > 0 and redis.call('ZCARD', KEYS[2]) >= cap then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[5])
+local left = redis.call('PTTL', KEYS[2])
+if left < 0 or left < tonumber(ARGV[3]) - tonumber(ARGV[1]) * 1000 then
+  redis.call('PEXPIREAT', KEYS[2], ARGV[3])
+end
+return 1
 """
 
 # Create a cron schedule unless one of that name exists or the agent has too many.

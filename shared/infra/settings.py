@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     api_key: str = Field("", repr=False)
     jwt_secret: str = Field("", repr=False)
     session_hours: float = 6.0
+    # A session's absolute lifetime from its start: extending past it takes an API key.
+    session_max_hours: float = Field(7 * 24.0, gt=0, description="a number of hours > 0")
     # Ingest pipeline.
     batch_size: int = Field(64, ge=1)
     block_ms: int = Field(500, ge=1)
@@ -57,6 +59,18 @@ class Settings(BaseSettings):
     # How long a write's Idempotency-Key is remembered: a retry within it is answered again,
     # not stored twice.
     idempotency_seconds: int = Field(86_400, ge=1)
+    # Quotas, per agent (0: none). Writes: a token bucket refilled at `write_rate` memories
+    # a second up to `write_burst` (an admin may set either per agent); then caps on what
+    # an agent holds: memories, STM sessions, live swarm facts written in its name, and
+    # archived versions per memory. A session caller's schedules fire at most once per
+    # `schedule_min_interval` seconds.
+    write_rate: float = Field(1000.0, ge=0, description="memories a second >= 0")
+    write_burst: int = Field(2000, ge=1)
+    max_memories: int = Field(1_000_000, ge=0)
+    max_stm_sessions: int = Field(1000, ge=0)
+    max_swarm_facts: int = Field(10_000, ge=0)
+    versions_kept: int = Field(100, ge=0)
+    schedule_min_interval: int = Field(60, ge=0)
     # Embeddings: a local sentence-transformers model by default.
     embed_model: str = "all-MiniLM-L6-v2"
     # CPU threads for the web process's query embeddings (the worker uses every core).

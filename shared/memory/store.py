@@ -15,22 +15,47 @@ from redisvl.query.filter import FilterExpression
 
 from memanto_redis.shared.auth.sessions import ensure_live
 from memanto_redis.shared.auth.tokens import SessionClaims
-from memanto_redis.shared.errors import Busy, Conflict, InvalidInput, NotFound
+from memanto_redis.shared.errors import (
+    Busy,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+)
 from memanto_redis.shared.infra import hybrid, keys, scripts
 from memanto_redis.shared.infra.hot_script import HotScript
 from memanto_redis.shared.infra.hybrid import SearchMode
 from memanto_redis.shared.memory import pending
 from memanto_redis.shared.memory.filters import Filters, live_filter
+from memanto_redis.shared.memory.quotas import WriteQuota, retry_after
 from memanto_redis.shared.memory.record import HASH_FIELDS, Draft, Memory
 from memanto_redis.shared.memory.rules import MEMORY_ID_RE
 
 _SESSION_GONE, _SESSION_REPLACED, _BACKLOG_FULL, _NO_AGENT = 1, 2, 3, 4
+# The script's answers that carry a value: a retry's records, a refusal's figure.
+_REPLAY, _RATE_LIMITED, _OVER_BURST, _AT_CAP = 5, 6, 7, 8
 # A memory still waiting for its vector that holds this share of a query's words ranks
 # before the indexed ones.
 STRONG_MATCH = 0.5
 # The record field each index sort field mirrors.
 _RECORD_FIELD = {"created_ts": "created_at", "updated_ts": "updated_at",
                  "confidence": "confidence"}
+
+
+def refused(agent_id: str, count: int, code: int, figure: bytes) -> None:
+    """Raise the quota refusal the script answered, if it was one."""
+    if code == _RATE_LIMITED:
+        wait = retry_after(float(figure))
+        raise RateLimited(f"agent {agent_id!r} is writing faster than its quota allows; "
+                          f"retry in {wait} s", wait)
+    if code == _OVER_BURST:
+        raise InvalidInput(f"a batch of {count} memories is more than agent {agent_id!r}'s "
+                           f"write burst of {int(figure)}; send smaller batches",
+                           [{"field": "memories", "message": "more than the write burst",
+                             "type": "value_error"}])
+    if code == _AT_CAP:
+        raise Conflict(f"agent {agent_id!r} would hold more than {int(figure)} memories, "
+                       "the most allowed; delete some first")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,18 +75,20 @@ class MemoryStore:
     """Front-door operations on memories; takes an asyncio Redis client and the index."""
 
     def __init__(self, redis: Redis, index: AsyncSearchIndex, max_backlog: int,
-                 idempotency_seconds: int = 86_400) -> None:
+                 idempotency_seconds: int = 86_400, quota: WriteQuota | None = None) -> None:
         self.redis = redis
         self.index = index
         self.max_backlog = max_backlog
         self.idempotency_seconds = idempotency_seconds
+        self.quota = quota or WriteQuota()
         self._remember = HotScript(redis, scripts.REMEMBER)
 
     async def remember(self, agent_id: str, drafts: list[Draft],
                        session: SessionClaims | None = None,
                        owner_exists: bool = True, once: Once | None = None) -> list[Memory]:
         """Queue memories in one round trip that also checks the caller's session (or, for
-        an API-key caller, that the agent exists) and the backlog bound.
+        an API-key caller, that the agent exists), the agent's write quota (each memory
+        takes a token) and memory cap, and the backlog bound.
         `owner_exists=False` skips the agent check for owners that are not agents (the
         users of the /memories dialect). With `once` (a caller's Idempotency-Key), a retry
         within the window gets the memories of the first request, stored once."""
@@ -74,16 +101,20 @@ class MemoryStore:
         idem_key = once.key_for(agent_id) if once else keys.agent(agent_id)
         script_keys = [keys.session(agent_id), keys.agent(agent_id),
                        keys.memory_ids(agent_id), keys.INGEST_STREAM, idem_key,
-                       keys.pending(agent_id)]
+                       keys.pending(agent_id), keys.write_bucket(agent_id),
+                       keys.QUOTA_OVERRIDES]
         check = session_id or ("" if owner_exists else "*")
         args: list[Any] = [check, repr(now), self.max_backlog, agent_id,
                            self.idempotency_seconds if once else 0,
-                           b"[" + b",".join(records) + b"]" if once else ""]
+                           b"[" + b",".join(records) + b"]" if once else "",
+                           *self.quota.args()]
         for memory, record in zip(memories, records, strict=True):
             script_keys.append(keys.queued(agent_id, memory.memory_id))
             args += [memory.memory_id, record]
         code = await self._remember(script_keys, args)
-        if isinstance(code, list):  # a retry: the first request's memories
+        if isinstance(code, list):
+            refused(agent_id, len(drafts), int(code[0]), code[1])
+            # A retry: the first request's memories.
             return [Memory.from_dict(record) for record in json.loads(code[1])]
         if code == _SESSION_GONE and session:
             ensure_live(session, None)
