@@ -78,6 +78,11 @@ async def memanto_error(request: Request, exc: Exception) -> JSONResponse:
         request.scope[REJECTED] = BUSY_REASONS.get(type(exc).__name__, "backlog")
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
+    if request.url.path.startswith("/api/v2/"):
+        # MEMANTO's dialect answers in MEMANTO's envelope (imported here: it reads bodies
+        # through api/body.py, which needs this module).
+        from memanto_redis.api.v2 import errors as v2_errors
+        status, body = v2_errors.answer(exc, status)
     return JSONResponse(body, status_code=status, headers=headers)
 
 

@@ -136,3 +136,15 @@ def memanto_process(argv: Sequence[str], env: Mapping[str, str],
     return subprocess.run([*command, *argv], cwd=ROOT, env=_environ(env),
                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
                           timeout=timeout)
+
+
+def problem(reply: Any) -> str:
+    """An error answer's text, whatever its dialect's envelope: a plain `detail`, MEMANTO's
+    `{"detail": {"error", "message", "details"}}`, or its 422 list of `{loc, msg, type}`."""
+    detail = reply.json()["detail"]
+    if isinstance(detail, dict):
+        return f"{detail['error']}: {detail['message']}"
+    if isinstance(detail, list):
+        return "; ".join(".".join(str(p) for p in e["loc"][1:]) + ": " + e["msg"]
+                         for e in detail)
+    return str(detail)

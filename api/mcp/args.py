@@ -47,7 +47,8 @@ class _Memory(_Agent):
 
 
 class RememberArgs(_Agent, MemoryIn):
-    pass
+    # A tool's arguments stay strict, though v2's HTTP bodies are lax as MEMANTO's.
+    model_config = Body.model_config
 
 
 class BatchRememberArgs(_Agent):
@@ -61,19 +62,19 @@ class BatchRememberArgs(_Agent):
 
 
 class RecallArgs(_Agent, RecallIn):
-    pass
+    model_config = Body.model_config
 
 
 class RecentArgs(_Agent, RecentIn):
-    pass
+    model_config = Body.model_config
 
 
 class AsOfArgs(_Agent, AsOfIn):
-    pass
+    model_config = Body.model_config
 
 
 class ChangedSinceArgs(_Agent, ChangedSinceIn):
-    pass
+    model_config = Body.model_config
 
 
 class CreateAgentArgs(AgentCreate):
@@ -93,7 +94,7 @@ class ForgetArgs(_Memory):
 
 
 class EditArgs(_Memory, MemoryPatch):
-    pass
+    model_config = Body.model_config
 
 
 class HistoryArgs(_Memory):

@@ -7,6 +7,7 @@ from typing import Any
 
 from memanto_redis.shared.agents import Agent
 from memanto_redis.shared.auth.sessions import Session
+from memanto_redis.shared.auth.tokens import SessionClaims
 from memanto_redis.shared.errors import InvalidInput
 from memanto_redis.shared.infra.times import iso
 from memanto_redis.shared.memory.bootstrap import Bootstrap
@@ -47,21 +48,39 @@ def memory(m: Memory) -> dict[str, Any]:
     return shaped
 
 
-def recalled(m: Memory) -> dict[str, Any]:
-    """A found memory in recall's shape, labelled with its lifecycle status."""
+def recalled(m: Memory, since: float | None = None) -> dict[str, Any]:
+    """A found memory as MEMANTO's `MemoryItem` (id, score, text, status active/expired,
+    its expiry stamp, and with `since` its change_type), keeping our names (memory_id,
+    similarity) beside them."""
     full = memory(m)
     shaped = {key: full[key] for key in RECALL_FIELDS}
-    shaped["status"] = m.lifecycle
-    shaped["updated_at"] = full["updated_at"]
-    shaped["version"] = m.version
+    shaped |= {
+        "id": m.memory_id,
+        "text": m.content,
+        "agent_id": m.agent_id,
+        "actor_id": m.agent_id,
+        "status": m.lifecycle,
+        "expired_at": iso(m.expired_at),
+        "expired_by": m.expired_by,
+        "updated_at": full["updated_at"],
+        "version": m.version,
+        "score": m.similarity,
+        "change_type": None if since is None else
+        "created" if m.created_at >= since else "updated",
+    }
     if m.similarity is not None:
         shaped["similarity"] = m.similarity
     return shaped
 
 
-def found(memories: list[Memory], **head: Any) -> dict[str, Any]:
-    found_memories = [recalled(m) for m in memories]
-    return head | {"memories": found_memories, "count": len(found_memories)}
+def found(memories: list[Memory], claims: SessionClaims | None = None, *,
+          changed_since: float | None = None, **head: Any) -> dict[str, Any]:
+    """MEMANTO's RecallResponse / TemporalRecallResponse: who asked (when a session did),
+    and what was found."""
+    found_memories = [recalled(m, changed_since) for m in memories]
+    asker = {} if claims is None else {"agent_id": claims.agent_id,
+                                       "session_id": claims.session_id}
+    return asker | head | {"memories": found_memories, "count": len(found_memories)}
 
 
 def queued(m: Memory) -> dict[str, Any]:
@@ -79,17 +98,42 @@ def queued(m: Memory) -> dict[str, Any]:
     }
 
 
-def batch(outcomes: list[Memory | InvalidInput]) -> dict[str, Any]:
-    """What batch-remember answers: each item queued or refused with its problem."""
+def batch(outcomes: list[Memory | InvalidInput],
+          claims: SessionClaims | None = None) -> dict[str, Any]:
+    """MEMANTO's BatchRememberResponse: each item queued (its `id`, `type`) or refused
+    with its problem; our `index`, `memory_id` and field `errors` beside."""
     successful = sum(isinstance(o, Memory) for o in outcomes)
-    return {
+    asker = {} if claims is None else {"agent_id": claims.agent_id,
+                                       "session_id": claims.session_id,
+                                       "namespace": claims.namespace}
+    return asker | {
         "total_submitted": len(outcomes),
         "successful": successful,
         "failed": len(outcomes) - successful,
-        "results": [{"index": i} | queued(o) if isinstance(o, Memory) else
-                    {"index": i, "status": "failed", "error": o.message, "errors": o.errors}
+        "results": [{"index": i, "id": o.memory_id, "action": "created", "reason": None,
+                     "error": None} | queued(o) if isinstance(o, Memory) else
+                    {"index": i, "id": "", "status": "failed", "action": None,
+                     "reason": "invalid", "error": o.message, "type": None,
+                     "errors": o.errors}
                     for i, o in enumerate(outcomes)],
     }
+
+
+def patched(m: Memory, claims: SessionClaims, fields: list[str]) -> dict[str, Any]:
+    """PATCH's answer as MEMANTO's (`status: "updated"`, `action`, `updated_fields`), with
+    the memory as it now reads under `memory`."""
+    return {"agent_id": claims.agent_id, "session_id": claims.session_id,
+            "namespace": claims.namespace, "memory_id": m.memory_id, "status": "updated",
+            "action": "updated", "updated_fields": fields, "memory": memory(m)}
+
+
+def lifecycle(m: Memory, claims: SessionClaims) -> dict[str, Any]:
+    """Expire's and restore's answer as MEMANTO's: `status` is the memory's lifecycle
+    (active, expired) with its expiry stamp; the memory itself under `memory`."""
+    return {"agent_id": claims.agent_id, "session_id": claims.session_id,
+            "memory_id": m.memory_id, "status": m.lifecycle,
+            "expired_at": iso(m.expired_at), "expired_by": m.expired_by,
+            "memory": memory(m)}
 
 
 def version(m: Memory) -> dict[str, Any]:
@@ -165,6 +209,20 @@ def session_info(s: Session) -> dict[str, Any]:
         "seconds_remaining": max(0, int(s.expires_at - time.time())),
         "memories_created": s.memories_created,
         "status": "active",
+    }
+
+
+def status(s: Session) -> dict[str, Any]:
+    """MEMANTO's SessionInfo (GET /api/v2/status)."""
+    return {
+        "session_id": s.session_id,
+        "agent_id": s.agent_id,
+        "namespace": s.namespace,
+        "started_at": iso(s.started_at),
+        "expires_at": iso(s.expires_at),
+        "status": "active",
+        "time_remaining_seconds": max(0, int(s.expires_at - time.time())),
+        "pattern": None,
     }
 
 

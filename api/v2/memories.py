@@ -14,6 +14,7 @@ from memanto_redis.api.auth import once, services, session_claims
 from memanto_redis.api.body import parse
 from memanto_redis.api.responses import FastJSONResponse
 from memanto_redis.api.v2 import answers
+from memanto_redis.api.v2.errors import Refused, parse_body
 from memanto_redis.api.v2.models import (
     AllIn,
     AsOfIn,
@@ -27,7 +28,7 @@ from memanto_redis.api.v2.models import (
 )
 from memanto_redis.shared.auth.sessions import authorize
 from memanto_redis.shared.auth.tokens import SessionClaims
-from memanto_redis.shared.errors import InvalidInput, NotFound
+from memanto_redis.shared.errors import NotFound
 from memanto_redis.shared.infra.times import iso, parse_time
 from memanto_redis.shared.memory import temporal
 
@@ -62,7 +63,7 @@ async def batch_remember(request: Request) -> JSONResponse:
     outcomes = await svc.memories.remember_valid(
         claims.agent_id, batch_items(batch.memories), claims,
         once=once(request, f"agent.{claims.agent_id}"))
-    return FastJSONResponse(answers.batch(outcomes))
+    return FastJSONResponse(answers.batch(outcomes, claims))
 
 
 async def get_memory(request: Request) -> JSONResponse:
@@ -75,25 +76,25 @@ async def get_memory(request: Request) -> JSONResponse:
 async def recall(request: Request) -> JSONResponse:
     claims = _agent_session(request)
     svc = services(request)
-    body = await parse(request, RecallIn, svc.settings.max_body_bytes)
+    body = await parse_body(request, RecallIn, svc.settings.max_body_bytes)
     await svc.sessions.check(claims)
     vector = await svc.embed(body.query)
     found = await svc.memories.recall(claims.agent_id, vector, body.limit, body.filters(),
                                       body.status, body.min_similarity, body.query,
                                       body.search_mode)
-    return JSONResponse(answers.found(found, query=body.query))
+    return JSONResponse(answers.found(found, claims, query=body.query))
 
 
 async def patch_memory(request: Request) -> JSONResponse:
     claims = await _live_session(request)
     svc = services(request)
-    body = await parse(request, MemoryPatch, svc.settings.max_body_bytes)
+    body = await parse_body(request, MemoryPatch, svc.settings.max_body_bytes)
     changes = body.changes()
     if not changes:
-        raise InvalidInput("nothing to change: send any of title, content, type, confidence, "
-                           "tags, source")
+        raise Refused(400, "ValidationError", "Provide at least one field to update: any of "
+                      "title, content, type, confidence, tags, source.")
     memory = await svc.editor.patch(claims.agent_id, request.path_params["memory_id"], changes)
-    return JSONResponse(answers.memory(memory))
+    return JSONResponse(answers.patched(memory, claims, list(changes)))
 
 
 async def delete_memory(request: Request) -> JSONResponse:
@@ -101,7 +102,8 @@ async def delete_memory(request: Request) -> JSONResponse:
     memory_id = request.path_params["memory_id"]
     if not await services(request).editor.delete(claims.agent_id, memory_id):
         raise NotFound(f"memory {memory_id!r} not found")
-    return JSONResponse({"memory_id": memory_id, "status": "deleted"})
+    return JSONResponse({"agent_id": claims.agent_id, "memory_id": memory_id,
+                         "namespace": claims.namespace, "status": "deleted"})
 
 
 async def expire_memory(request: Request) -> JSONResponse:
@@ -116,7 +118,7 @@ async def _set_lifecycle(request: Request, lifecycle: str) -> JSONResponse:
     claims = await _live_session(request)
     memory = await services(request).editor.set_lifecycle(
         claims.agent_id, request.path_params["memory_id"], lifecycle)
-    return JSONResponse(answers.memory(memory))
+    return JSONResponse(answers.lifecycle(memory, claims))
 
 
 async def memory_history(request: Request) -> JSONResponse:
@@ -129,45 +131,51 @@ async def memory_history(request: Request) -> JSONResponse:
 async def recall_as_of(request: Request) -> JSONResponse:
     claims = await _live_session(request)
     svc = services(request)
-    body = await parse(request, AsOfIn, svc.settings.max_body_bytes)
+    body = await parse_body(request, AsOfIn, svc.settings.max_body_bytes)
     vector = await svc.embed(body.query) if body.query else None
     # A bare date means the end of that day (UTC): what was held once the day was over.
     moment = parse_time(body.as_of, end_of_day=True)
     found = await temporal.as_of(svc.memories, claims.agent_id, moment, body.filters(),
                                  body.limit, vector, body.query or "", body.search_mode)
-    return JSONResponse(answers.found(found, temporal_mode="as_of", as_of=iso(moment),
-                                      query=body.query))
+    return JSONResponse(answers.found(found, claims, temporal_mode="as_of", as_of=iso(moment),
+                                      as_of_date=iso(moment), total_available=None,
+                                      since_date=None, query=body.query))
 
 
 async def recall_changed_since(request: Request) -> JSONResponse:
     claims = await _live_session(request)
     svc = services(request)
-    body = await parse(request, ChangedSinceIn, svc.settings.max_body_bytes)
+    body = await parse_body(request, ChangedSinceIn, svc.settings.max_body_bytes)
     vector = await svc.embed(body.query) if body.query else None
     since = parse_time(body.since)
     found = await temporal.changed_since(svc.memories, claims.agent_id, since, body.filters(),
                                          body.limit, body.status, vector, body.query or "",
                                          body.search_mode)
-    return JSONResponse(answers.found(found, temporal_mode="changed_since", since=iso(since),
+    return JSONResponse(answers.found(found, claims, changed_since=since,
+                                      temporal_mode="changed_since", since=iso(since),
+                                      since_date=iso(since),
+                                      as_of_date=None, total_available=None,
                                       query=body.query))
 
 
 async def recall_recent(request: Request) -> JSONResponse:
     claims = await _live_session(request)
     svc = services(request)
-    body = await parse(request, RecentIn, svc.settings.max_body_bytes, optional=True)
+    body = await parse_body(request, RecentIn, svc.settings.max_body_bytes, optional=True)
     found = await temporal.recent(svc.memories, claims.agent_id, body.filters(), body.limit,
                                   body.status)
-    return JSONResponse(answers.found(found, temporal_mode="recent"))
+    return JSONResponse(answers.found(found, claims, temporal_mode="recent",
+                                      total_available=None, as_of_date=None, since_date=None))
 
 
 async def recall_all(request: Request) -> JSONResponse:
     claims = await _live_session(request)
     svc = services(request)
-    body = await parse(request, AllIn, svc.settings.max_body_bytes, optional=True)
+    body = await parse_body(request, AllIn, svc.settings.max_body_bytes, optional=True)
     page = await temporal.all_memories(svc.memories, claims.agent_id, body.filters(),
                                        body.limit, body.status, body.cursor)
-    return JSONResponse(answers.found(page.memories, temporal_mode="all")
+    return JSONResponse(answers.found(page.memories, claims, temporal_mode="all",
+                                      total_available=None, as_of_date=None, since_date=None)
                         | {"next_cursor": page.next_cursor, "has_more": page.has_more})
 
 

@@ -2,27 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from memanto_redis.api.body import explain
 from memanto_redis.shared.errors import InvalidInput
 from memanto_redis.shared.infra.hybrid import SearchMode
 from memanto_redis.shared.infra.times import parse_time
-from memanto_redis.shared.memory.fields import Body, Content, MemoryFields, Tag
+from memanto_redis.shared.memory.classify import classify
+from memanto_redis.shared.memory.fields import Body, Content, NotBlank, Tag
 from memanto_redis.shared.memory.filters import Filters
 from memanto_redis.shared.memory.record import Draft
 from memanto_redis.shared.memory.rules import (
     AGENT_ID_RE,
     MAX_BATCH,
-    MAX_CONTENT,
     MAX_RECALL_LIMIT,
-    MAX_SOURCE,
+    MAX_TAG_LEN,
     MAX_TAGS,
     MAX_TITLE,
     Lifecycle,
     MemoryType,
+    Provenance,
 )
 
 
@@ -37,13 +48,103 @@ class ActivateBody(Body):
     duration_hours: float | None = Field(default=None, gt=0, le=24 * 30)
 
 
-class MemoryIn(MemoryFields):
-    """The remember body."""
+class Lax(BaseModel):
+    """A body as MEMANTO's clients send it: numbers sent as strings are read as numbers
+    (pydantic's lax mode, as MEMANTO's own models are), unknown fields are ignored; NaN and
+    the infinities are still no numbers."""
+
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
 
-class BatchIn(BaseModel):
+class NullIsAbsent(Lax):
+    """MEMANTO's models serialise every optional field, None included: null is "not given"
+    and takes the field's default. (Remember, the hot path, reads its nulls itself instead
+    of paying this second pass.)"""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value is not None}
+        return data
+
+
+# MEMANTO's limits on what a memory says of itself (its `core.MemorySource`, `MemoryTag`).
+MAX_SOURCE_V2 = 64
+SOURCE_PATTERN = r"^[A-Za-z0-9._-]+$"
+MEMANTO_TAG_PATTERN = r"^[^,\x00-\x1f\x7f\x85\u2028\u2029]+$"
+# A tag is shown to language models beside the memory: no directives, no '#' filter token.
+_DIRECTIVES = re.compile(
+    r"\bignore\s+(previous|prior)\s+instructions\b|\bsystem\s+override\b|^system:\s*"
+    r"|\bexfiltrate\b|\bsend\s+all\s+memories\b|\b(override|disregard)\s+previous\b",
+    re.IGNORECASE)
+MAX_QUERY = 1_000
+# recall/all reads a whole agent (MEMANTO's UI route): this many at most per page.
+MAX_ALL_LIMIT = 5_000
+
+
+def _no_directive(tag: str) -> str:
+    if tag.startswith("#") or _DIRECTIVES.search(tag):
+        raise ValueError("tag matches an injection directive or a '#'-prefixed filter token")
+    return tag
+
+
+Source = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                          max_length=MAX_SOURCE_V2, pattern=SOURCE_PATTERN)]
+MemantoTag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                              max_length=MAX_TAG_LEN,
+                                              pattern=MEMANTO_TAG_PATTERN),
+                       AfterValidator(_no_directive)]
+Query = Annotated[str, StringConstraints(min_length=1, max_length=MAX_QUERY), NotBlank]
+
+
+def _check_time(value: str | float) -> str | float:
+    parse_time(value)
+    return value
+
+
+def _check_optional_time(value: str | float | None) -> str | float | None:
+    return value if value is None else _check_time(value)
+
+
+class MemoryIn(Lax):
+    """The remember body (and a batch item), MEMANTO's `RememberRequest`: every optional
+    field may be null, which means its default."""
+
+    content: Content
+    # Omitted: classified from the content (classify.py), as MEMANTO does.
+    type: MemoryType | None = None
+    title: str | None = Field(default=None, max_length=MAX_TITLE)
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    tags: list[MemantoTag] | None = Field(default=None, max_length=MAX_TAGS)
+    # A memory may be written already expired, with its audit trail.
+    status: Literal["active", "expired"] | None = None
+    expired_at: str | float | None = None
+    expired_by: Source | None = None
+    source: Source | None = None
+    provenance: Provenance | None = None
+
+    _expired_at = field_validator("expired_at")(_check_optional_time)
+
+    def draft(self) -> Draft:
+        expired = self.status == "expired"
+        if expired and (self.expired_at is None or self.expired_by is None):
+            raise InvalidInput("an expired memory must have both expired_at and expired_by",
+                               [{"field": "status", "type": "value_error",
+                                 "message": "expired needs expired_at and expired_by"}])
+        return Draft(
+            content=self.content, type=self.type or classify(self.content), title=self.title,
+            confidence=0.8 if self.confidence is None else self.confidence,
+            tags=self.tags or [], source=self.source or "agent",
+            provenance=self.provenance or "explicit_statement",
+            lifecycle="expired" if expired else "active",
+            expired_at=parse_time(self.expired_at)
+            if expired and self.expired_at is not None else None,
+            expired_by=self.expired_by if expired else None)
+
+
+class BatchIn(Lax):
     # Items are validated one by one so that one bad item does not sink the batch.
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
     memories: list[object] = Field(min_length=1, max_length=MAX_BATCH)
 
 
@@ -56,19 +157,13 @@ def batch_items(raws: list[object]) -> list[Draft | InvalidInput]:
             items.append(MemoryIn.model_validate(raw).draft())
         except ValidationError as exc:
             items.append(explain(exc, prefix=f"memories.{i}."))
+        except InvalidInput as exc:
+            items.append(InvalidInput(exc.message, [
+                e | {"field": f"memories.{i}.{e['field']}"} for e in exc.errors]))
     return items
 
 
-def _check_time(value: str | float) -> str | float:
-    parse_time(value)
-    return value
-
-
-def _check_optional_time(value: str | float | None) -> str | float | None:
-    return value if value is None else _check_time(value)
-
-
-class _Filtered(Body):
+class _Filtered(NullIsAbsent):
     type: list[MemoryType] | None = Field(default=None, max_length=13)
     tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
     created_after: str | float | None = None
@@ -93,22 +188,24 @@ class _Filtered(Body):
 
 
 class RecallIn(_Filtered):
-    query: str = Field(min_length=1, max_length=MAX_CONTENT)
+    query: Query
+    # Beyond 100 is MEMANTO's 400 (k_too_large), beyond 1,000 characters its 413
+    # (query_too_long): api/v2/errors.py answers them so.
     limit: int = Field(default=10, ge=1, le=MAX_RECALL_LIMIT)
     min_similarity: float | None = Field(default=None, ge=0.0, le=1.0)
-    status: Lifecycle = "active"
+    status: Lifecycle = "all"
     search_mode: SearchMode = "hybrid"
 
 
-class MemoryPatch(Body):
+class MemoryPatch(NullIsAbsent):
     """Any of the editable fields, validated as remember validates them."""
 
     content: Content | None = None
     title: str | None = Field(default=None, min_length=1, max_length=MAX_TITLE)
     type: MemoryType | None = None
     confidence: float | None = Field(default=None, ge=0.0, le=1.0)
-    tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
-    source: str | None = Field(default=None, min_length=1, max_length=MAX_SOURCE)
+    tags: list[MemantoTag] | None = Field(default=None, max_length=MAX_TAGS)
+    source: Source | None = None
 
     def changes(self) -> dict[str, object]:
         return self.model_dump(exclude_unset=True, exclude_none=True)
@@ -119,7 +216,7 @@ class _Temporal(_Filtered):
 
 
 class AsOfIn(_Temporal):
-    query: str | None = Field(default=None, min_length=1, max_length=MAX_CONTENT)
+    query: Query | None = None
     as_of: str | float
     search_mode: SearchMode = "hybrid"
 
@@ -127,7 +224,7 @@ class AsOfIn(_Temporal):
 
 
 class ChangedSinceIn(_Temporal):
-    query: str | None = Field(default=None, min_length=1, max_length=MAX_CONTENT)
+    query: Query | None = None
     since: str | float
     search_mode: SearchMode = "hybrid"
     status: Lifecycle = "all"
@@ -136,11 +233,13 @@ class ChangedSinceIn(_Temporal):
 
 
 class RecentIn(_Temporal):
-    status: Lifecycle = "active"
+    status: Lifecycle = "all"
 
 
 class AllIn(_Temporal):
-    limit: int = Field(default=50, ge=1, le=MAX_RECALL_LIMIT)
+    """MEMANTO's body of recall/all (its RecallRecentRequest); the cursor is ours."""
+
+    limit: int = Field(default=MAX_ALL_LIMIT, ge=1, le=MAX_ALL_LIMIT)
     cursor: str | None = Field(default=None, max_length=4096)
     status: Lifecycle = "all"
 

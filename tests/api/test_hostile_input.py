@@ -13,7 +13,7 @@ import pytest
 
 from memanto_redis.shared.infra import keys
 from tests.conftest import ADMIN, new_agent
-from tests.support import unique
+from tests.support import problem, unique
 
 AGENT = "/api/v2/agents/{}"
 
@@ -35,7 +35,7 @@ def test_imports_refuse_numbers_and_times_a_memory_cannot_hold(client, r, raw):
     agent = new_agent(client)
     reply = _post_raw(client, AGENT.format(agent.agent_id) + "/import", raw, agent.headers)
     assert reply.status_code == 422, reply.text
-    assert "memories.0." in reply.json()["detail"]
+    assert "memories.0." in problem(reply)
     assert r.scard(keys.memory_ids(agent.agent_id)) == 0
 
 
@@ -94,7 +94,7 @@ def test_pages_past_the_index_reach_are_refused(client, query):
     for path in ("/memories", "/user_memory_stats"):
         reply = client.get(f"{path}?{query}", headers=ADMIN)
         assert reply.status_code == 422, reply.text
-        assert "page" in reply.json()["detail"]
+        assert "page" in problem(reply)
     assert client.get("/memories?page=100&limit=100", headers=ADMIN).status_code == 200
 
 

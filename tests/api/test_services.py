@@ -15,7 +15,7 @@ from memanto_redis.api import services
 from memanto_redis.cli import processes
 from memanto_redis.shared.infra.embeddings import model_path
 from tests.conftest import new_agent
-from tests.support import wait_until
+from tests.support import problem, wait_until
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def test_writes_are_served_before_the_model_is_loaded(settings, slow_model):
         early = app.post(f"{url}/recall", json={"query": "model"}, headers=agent.headers)
         assert early.status_code == 503
         assert early.headers["Retry-After"] == str(services.ModelLoading.retry_after)
-        assert "loading" in early.json()["detail"]
+        assert "loading" in problem(early)
         swarm = app.post("/api/swarm/search", json={"query": "model"}, headers=agent.headers)
         assert swarm.status_code == 503
 

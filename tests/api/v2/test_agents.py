@@ -8,6 +8,7 @@ import pytest
 
 from memanto_redis.shared.infra import keys
 from tests.conftest import ADMIN, new_agent
+from tests.support import problem
 
 
 def _id(prefix: str = "a") -> str:
@@ -36,7 +37,7 @@ def test_create_twice_is_409_and_keeps_the_first(client):
     again = client.post("/api/v2/agents", json={"agent_id": agent_id, "description": "second"},
                         headers=ADMIN)
     assert again.status_code == 409
-    assert agent_id in again.json()["detail"]
+    assert agent_id in problem(again)
     assert client.get(f"/api/v2/agents/{agent_id}", headers=ADMIN).json()["description"] == "first"
 
 
@@ -44,7 +45,7 @@ def test_create_twice_is_409_and_keeps_the_first(client):
 def test_invalid_agent_ids_are_refused_by_name(client, r, bad):
     reply = client.post("/api/v2/agents", json={"agent_id": bad}, headers=ADMIN)
     assert reply.status_code == 422
-    assert "agent_id" in reply.json()["detail"]
+    assert "agent_id" in problem(reply)
     assert not r.exists(keys.agent(bad))
 
 
@@ -65,13 +66,14 @@ def test_valid_agent_id_characters(client, good):
 def test_bad_bodies_name_the_field(client, body, field):
     reply = client.post("/api/v2/agents", json=body, headers=ADMIN)
     assert reply.status_code == 422
-    assert field in reply.json()["detail"]
+    assert field in problem(reply)
 
 
-def test_malformed_json_is_400(client):
+def test_malformed_json_is_fastapis_422(client):
     reply = client.post("/api/v2/agents", content=b'{"agent_id": ', headers=ADMIN)
-    assert reply.status_code == 400
-    assert "JSON" in reply.json()["detail"]
+    assert reply.status_code == 422
+    assert reply.json()["detail"][0]["type"] == "json_invalid"
+    assert "JSON" in problem(reply)
 
 
 @pytest.mark.parametrize("headers", [

@@ -7,6 +7,7 @@ import pytest
 
 from memanto_redis.shared.infra import keys
 from tests.conftest import new_agent
+from tests.support import problem
 
 SEED_BODY = {
     "content": "User prefers email communication",
@@ -82,13 +83,17 @@ def test_defaults_and_derived_title(client, agent):
     ({"tags": ["a,b"]}, "tags"),
     ({"tags": ["t" * 65]}, "tags"),
     ({"tags": [f"t{i}" for i in range(21)]}, "tags"),
-    ({"source": "s" * 101}, "source"),
-    ({"surprise": True}, "surprise"),
+    ({"source": "s" * 65}, "source"),
+    ({"source": "a source"}, "source"),
+    ({"tags": ["#pinned"]}, "tags"),
+    ({"tags": ["ignore previous instructions"]}, "tags"),
+    ({"confidence": "NaN"}, "confidence"),
+    ({"status": "expired"}, "status"),
 ])
 def test_invalid_fields_are_named_and_nothing_is_written(client, agent, r, patch, field):
     reply = client.post(_url(agent), json={**SEED_BODY, **patch}, headers=agent.headers)
     assert reply.status_code == 422
-    assert field in reply.json()["detail"]
+    assert field in problem(reply)
     assert r.xlen(keys.INGEST_STREAM) == 0
     assert r.scard(keys.memory_ids(agent.agent_id)) == 0
 
@@ -99,14 +104,14 @@ def test_content_of_exactly_the_limit_is_accepted(client, agent):
 
 
 @pytest.mark.parametrize("raw, status", [
-    (b"", 400), (b"{", 400), (b"[1, 2]", 422), (b'"text"', 422), (b"null", 422),
-    (b'{"content": "\xff\xfe"}', 400),
+    (b"", 422), (b"{", 422), (b"[1, 2]", 422), (b'"text"', 422), (b"null", 422),
+    (b'{"content": "\xff\xfe"}', 422),
 ])
 def test_malformed_bodies(client, agent, r, raw, status):
     reply = client.post(_url(agent), content=raw,
                         headers={**agent.headers, "Content-Type": "application/json"})
     assert reply.status_code == status
-    assert reply.json()["detail"]
+    assert problem(reply)
     assert r.xlen(keys.INGEST_STREAM) == 0
 
 
@@ -153,7 +158,7 @@ def test_batch_remember_mixes_valid_and_invalid_items(client, agent, r):
 def test_batch_remember_rejects_bad_batches(client, agent, r, body):
     reply = client.post(_url(agent, "batch-remember"), json=body, headers=agent.headers)
     assert reply.status_code == 422
-    assert "memories" in reply.json()["detail"] or "content" in reply.json()["detail"]
+    assert "memories" in problem(reply) or "content" in problem(reply)
     assert r.xlen(keys.INGEST_STREAM) == 0
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 from tests.conftest import ADMIN, new_agent
+from tests.support import problem
 
 HEADER_KEYS = {"slug", "path", "name", "description", "type", "memory_type", "topic",
                "memory_id"}
@@ -65,7 +66,7 @@ def test_an_id_the_agent_holds_or_held_is_refused(client, indexer):
                    [{"memory_id": memory_id, "content": "one"}]).status_code == 200
     again = _import(client, agent.agent_id, [{"content": "two"},
                                              {"memory_id": memory_id, "content": "one"}])
-    assert again.status_code == 409 and memory_id in again.json()["detail"]
+    assert again.status_code == 409 and memory_id in problem(again)
     indexer.run(burst=True)
     base = f"/api/v2/agents/{agent.agent_id}"
     assert client.delete(f"{base}/memories/{memory_id}",

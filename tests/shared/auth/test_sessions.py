@@ -11,7 +11,7 @@ import jwt
 import pytest
 
 from tests.conftest import ADMIN, new_agent
-from tests.support import JWT_SECRET
+from tests.support import JWT_SECRET, problem
 
 
 def _remember(client, agent, token=None):
@@ -56,7 +56,7 @@ def test_activate_rejects_bad_durations(client, hours):
     reply = client.post(f"/api/v2/agents/{agent.agent_id}/activate",
                         json={"duration_hours": hours}, headers=ADMIN)
     assert reply.status_code == 422
-    assert "duration_hours" in reply.json()["detail"]
+    assert "duration_hours" in problem(reply)
     assert _remember(client, agent).status_code == 200  # the live session is untouched
 
 
@@ -77,7 +77,7 @@ def test_a_short_session_expires(client):
     time.sleep(2.0)
     expired = _remember(client, agent)
     assert expired.status_code == 401
-    assert "expired" in expired.json()["detail"]
+    assert "expired" in problem(expired)
     assert client.get("/api/v2/session/info", headers=agent.headers).status_code == 401
 
 
@@ -103,7 +103,7 @@ def test_extend_rejects_bad_hours(client, hours):
     reply = client.post("/api/v2/session/extend", params={"extend_hours": hours},
                         headers=agent.headers)
     assert reply.status_code == 422
-    assert "extend_hours" in reply.json()["detail"]
+    assert "extend_hours" in problem(reply)
 
 
 def test_reactivating_revokes_the_earlier_token(client):

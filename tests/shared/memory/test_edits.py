@@ -6,6 +6,7 @@ import pytest
 
 from memanto_redis.shared.infra import keys
 from tests.conftest import new_agent
+from tests.support import problem
 
 
 def _recall(client, agent, base, query, **extra):
@@ -20,8 +21,10 @@ def test_content_edit_reembeds_and_recall_finds_the_new_text(client, indexer, me
                          json={"content": "Our engineers now work from Tokyo, Japan"},
                          headers=agent.headers)
     assert reply.status_code == 200
-    assert reply.json()["status"] == "queued"  # back through the stream to be embedded
-    assert reply.json()["version"] == 2
+    assert (reply.json()["status"], reply.json()["updated_fields"]) == ("updated", ["content"])
+    # back through the stream to be embedded
+    assert reply.json()["memory"]["status"] == "queued"
+    assert reply.json()["memory"]["version"] == 2
     indexer.run(burst=True)
     found = _recall(client, agent, base, "Tokyo Japan")
     assert found[0]["memory_id"] == memory_id
@@ -41,7 +44,7 @@ def test_other_fields_change_in_place_without_reembedding(client, r, mem):
                          json={"title": "Office", "type": "decision", "confidence": 0.4,
                                "tags": ["office", "hq"], "source": "user"},
                          headers=agent.headers)
-    body = reply.json()
+    body = reply.json()["memory"]
     assert reply.status_code == 200
     assert (body["status"], body["type"], body["confidence"], body["tags"], body["source"],
             body["title"]) == ("indexed", "decision", 0.4, ["office", "hq"], "user", "Office")
@@ -54,14 +57,16 @@ def test_other_fields_change_in_place_without_reembedding(client, r, mem):
     ({"content": ""}, "content"), ({"content": "x" * 10_001}, "content"),
     ({"confidence": 2}, "confidence"), ({"type": "rumour"}, "type"),
     ({"tags": ["a,b"]}, "tags"), ({"title": "t" * 101}, "title"),
-    ({"provenance": "inferred"}, "provenance"), ({"memory_id": "x"}, "memory_id"),
-    ({}, "nothing to change"),
+    ({"source": "a source"}, "source"), ({"tags": ["#x"]}, "tags"),
+    # Unknown fields are ignored, as MEMANTO does: nothing left to change is its 400.
+    ({"provenance": "inferred"}, "at least one field"), ({"memory_id": "x"}, "at least one"),
+    ({}, "at least one field"), ({"content": None, "title": None}, "at least one field"),
 ])
 def test_bad_edits_are_refused_and_change_nothing(client, mem, body, field):
     agent, base, memory_id = mem
     reply = client.patch(f"{base}/memories/{memory_id}", json=body, headers=agent.headers)
-    assert reply.status_code == 422
-    assert field in reply.json()["detail"]
+    assert reply.status_code == (400 if "at least" in field else 422)
+    assert field in problem(reply)
     shown = client.get(f"{base}/memories/{memory_id}", headers=agent.headers).json()
     assert (shown["content"], shown["version"]) == ("The team office is in Paris", 1)
 
@@ -85,21 +90,21 @@ def test_expire_and_restore_with_recall_status(client, mem):
     agent, base, memory_id = mem
     expired = client.post(f"{base}/memories/{memory_id}/expire", headers=agent.headers)
     assert expired.status_code == 200
-    assert expired.json()["lifecycle"] == "expired"
-    assert _recall(client, agent, base, "office") == []
+    assert expired.json()["status"] == expired.json()["memory"]["lifecycle"] == "expired"
+    assert _recall(client, agent, base, "office", status="active") == []
     only_expired = _recall(client, agent, base, "office", status="expired")
     assert [(m["memory_id"], m["status"]) for m in only_expired] == [(memory_id, "expired")]
     assert [m["status"] for m in _recall(client, agent, base, "office", status="all")] == [
         "expired"]
     # Expiring twice is harmless and makes no new version.
     again = client.post(f"{base}/memories/{memory_id}/expire", headers=agent.headers).json()
-    assert again["version"] == expired.json()["version"]
+    assert again["memory"]["version"] == expired.json()["memory"]["version"]
     restored = client.post(f"{base}/memories/{memory_id}/restore", headers=agent.headers)
-    assert restored.json()["lifecycle"] == "active"
+    assert restored.json()["status"] == "active"
     assert [m["status"] for m in _recall(client, agent, base, "office")] == ["active"]
     bad = client.post(f"{base}/recall", json={"query": "x", "status": "gone"},
                       headers=agent.headers)
-    assert bad.status_code == 422 and "status" in bad.json()["detail"]
+    assert bad.status_code == 422 and "status" in problem(bad)
 
 
 def test_delete_removes_it_from_current_memory_but_keeps_history(client, r, mem):

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from memanto_redis.api.app import create_app
 from memanto_redis.shared.infra import keys
 from tests.conftest import ADMIN, new_agent
-from tests.support import unique
+from tests.support import problem, unique
 
 FACTS = [
     ("The user prefers email over phone calls", "preference", ["contact"]),
@@ -52,7 +52,10 @@ def test_best_match_first_with_the_answer_shape(client, stocked):
     assert top["memory_id"] == ids[FACTS[0][0]]
     assert set(top) == {"memory_id", "content", "title", "type", "confidence", "tags", "source",
                         "provenance", "created_at", "updated_at", "version", "status",
-                        "similarity"}
+                        "similarity", "id", "score", "text", "agent_id", "actor_id",
+                        "expired_at", "expired_by", "change_type"}
+    assert (top["id"], top["score"], top["text"]) == (
+        top["memory_id"], top["similarity"], top["content"])
     assert top["status"] == "active"
     sims = [m["similarity"] for m in body["memories"]]
     assert sims == sorted(sims, reverse=True)
@@ -137,20 +140,18 @@ def test_queued_memories_match_by_words_at_once_and_by_meaning_once_indexed(clie
     ({}, "query"),
     ({"query": ""}, "query"),
     ({"query": "x", "limit": 0}, "limit"),
-    ({"query": "x", "limit": 101}, "limit"),
     ({"query": "x", "limit": "ten"}, "limit"),
     ({"query": "x", "min_similarity": 1.2}, "min_similarity"),
     ({"query": "x", "type": ["rumour"]}, "type"),
     ({"query": "x", "tags": "a,b"}, "tags"),
     ({"query": "x", "created_after": "yesterday"}, "created_after"),
     ({"query": "x", "created_before": "2024-13-45"}, "created_before"),
-    ({"query": "x", "sort": "new"}, "sort"),
 ])
 def test_bad_recall_bodies_are_named(client, agent, body, field):
     reply = client.post(f"/api/v2/agents/{agent.agent_id}/recall", json=body,
                         headers=agent.headers)
     assert reply.status_code == 422
-    assert field in reply.json()["detail"]
+    assert field in problem(reply)
 
 
 # -- idempotent writes ---------------------------------------------------------------------------
@@ -225,7 +226,7 @@ def test_a_bad_key_is_refused(client):
         reply = client.post(V2.format(agent.agent_id) + "/remember", json={"content": "x"},
                             headers=agent.headers | {"Idempotency-Key": key})
         assert reply.status_code == 422, (key, reply.text)
-        assert "Idempotency-Key" in reply.json()["detail"]
+        assert "Idempotency-Key" in problem(reply)
 
 
 def test_the_window_ends(settings, vectorizer, r):
