@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from memanto_redis.api.services import Services
-from memanto_redis.shared.auth.sessions import authorize
+from memanto_redis.shared.auth import access
+from memanto_redis.shared.auth.scope import Principal
 from memanto_redis.shared.auth.tokens import SessionClaims
 from memanto_redis.shared.errors import InvalidInput
 from memanto_redis.shared.memory.store import Once
@@ -24,8 +25,21 @@ def bearer(request: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-async def require_api_key(request: Request) -> str:
-    return await services(request).api_keys.identify(bearer(request))
+def api_key(request: Request) -> str | None:
+    """The API key presented: `X-Api-Key` or `Authorization: Bearer`, as MEMANTO takes it
+    (X-Api-Key first)."""
+    return request.headers.get("x-api-key", "").strip() or bearer(request)
+
+
+async def require_api_key(request: Request) -> Principal:
+    """The key presented and its scope; what it may do is checked by the core call."""
+    return await services(request).api_keys.identify(api_key(request))
+
+
+def writes(request: Request) -> bool:
+    """Whether a request changes something, by its method: a route that only reads by POST
+    (a search) says so to `agent_access`."""
+    return request.method not in ("GET", "HEAD")
 
 
 def session_claims(request: Request) -> SessionClaims:
@@ -50,9 +64,9 @@ def once(request: Request, caller: str) -> Once | None:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: an API key (by name), or an agent through its live session."""
+    """Who is calling: an API key (with its scope), or an agent through its live session."""
 
-    key_name: str | None = None
+    principal: Principal
     claims: SessionClaims | None = None
 
     @property
@@ -60,25 +74,30 @@ class Caller:
         return self.claims.agent_id if self.claims else None
 
     @property
+    def key_name(self) -> str | None:
+        return None if self.claims else self.principal.name
+
+    @property
     def name(self) -> str:
         """Who, for scoping what a caller leaves behind (idempotency keys)."""
-        return f"agent.{self.claims.agent_id}" if self.claims else f"key.{self.key_name}"
+        return self.principal.who
 
 
 async def key_or_session(request: Request) -> Caller:
     """An API key when one is sent, else the session token, checked live in Redis."""
-    if bearer(request) is not None or "x-session-token" not in request.headers:
-        return Caller(key_name=await require_api_key(request))
+    if api_key(request) is not None or "x-session-token" not in request.headers:
+        return Caller(await require_api_key(request))
     claims = session_claims(request)
     await services(request).sessions.check(claims)
-    return Caller(claims=claims)
+    return Caller(Principal.session(claims.agent_id), claims)
 
 
-async def agent_access(request: Request, agent_id: str) -> Caller:
-    """An API key, or the session of this very agent (403 for another agent's token)."""
+async def agent_access(request: Request, agent_id: str, *, write: bool | None = None) -> Caller:
+    """An API key whose scope covers this agent, or the session of this very agent (403
+    otherwise, the same whether the agent exists or not); a read-only key may only read.
+    `write` defaults to what the method says."""
     caller = await key_or_session(request)
-    if caller.claims is not None:
-        authorize(caller.claims, agent_id)
-    else:
-        await services(request).agents.require(agent_id)
+    svc = services(request)
+    await access.agent(caller.principal, svc.agents, agent_id,
+                       write=writes(request) if write is None else write)
     return caller

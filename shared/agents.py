@@ -9,6 +9,7 @@ from typing import cast
 from redis.asyncio import Redis
 
 from memanto_redis.shared.agent_memory.stm import ShortTermMemory
+from memanto_redis.shared.auth.scope import Principal
 from memanto_redis.shared.errors import Conflict, NotFound
 from memanto_redis.shared.infra import keys, scripts
 from memanto_redis.shared.infra.replies import text
@@ -84,8 +85,11 @@ class AgentStore:
         if not AGENT_ID_RE.match(agent_id) or not await self.redis.exists(keys.agent(agent_id)):
             raise NotFound(f"agent {agent_id!r} not found")
 
-    async def all(self) -> list[Agent]:
+    async def all(self, principal: Principal | None = None) -> list[Agent]:
+        """Every agent, or those `principal`'s scope covers."""
         ids = [text(i) for i in cast(list[bytes], await self.redis.zrange(keys.AGENTS, 0, -1))]
+        if principal is not None:
+            ids = [agent_id for agent_id in ids if principal.covers_agent(agent_id)]
         async with self.redis.pipeline(transaction=False) as pipe:
             for agent_id in ids:
                 pipe.hgetall(keys.agent(agent_id))

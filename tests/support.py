@@ -32,7 +32,7 @@ __all__ = ["ADMIN", "ADMIN_KEY", "CLI", "JOBS_WORKER", "JWT_SECRET", "MEMANTO", 
 
 ROOT = Path(__file__).resolve().parent.parent
 JOBS_WORKER = "memanto_redis.workers.jobs.JobsWorker"
-ADMIN_KEY = "test-admin-key-0123456789"
+ADMIN_KEY = "test-admin-key-0123456789abcdefghijklmnop"
 JWT_SECRET = "test-jwt-secret-0123456789abcdefghijklmnopqrstuvwxyz-0123456789abcdef"
 # The admin key's header.
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}

@@ -24,9 +24,9 @@ STM_DEFAULT_LIMIT = 50
 STM_MAX_LIMIT = 1000
 
 
-async def _caller(request: Request) -> tuple[str, Caller]:
+async def _caller(request: Request, *, write: bool | None = None) -> tuple[str, Caller]:
     name = request.path_params["name"]
-    return name, await agent_access(request, name)
+    return name, await agent_access(request, name, write=write)
 
 
 # -- overview and clearing ----------------------------------------------------------------
@@ -101,7 +101,7 @@ async def ltm_add(request: Request) -> JSONResponse:
 
 
 async def ltm_search(request: Request) -> JSONResponse:
-    name, _ = await _caller(request)
+    name, _ = await _caller(request, write=False)
     svc = services(request)
     body = await parse(request, LtmSearchIn, svc.settings.max_body_bytes)
     vector = await svc.embed(body.query)

@@ -26,6 +26,7 @@ async def add_fact(request: Request) -> JSONResponse:
     svc = services(request)
     body = await parse(request, SwarmFactIn, svc.settings.max_body_bytes)
     source = svc.swarm.source_for(body.source_agent, caller.agent_id, caller.key_name)
+    caller.principal.check_agent(source, write=True)
     vector = await svc.embed(body.content)
     fact = await svc.swarm.add(body.content, source, body.ttl_seconds, vector,
                                svc.swarm.writer(caller.agent_id, caller.key_name))
@@ -34,18 +35,19 @@ async def add_fact(request: Request) -> JSONResponse:
 
 
 async def list_facts(request: Request) -> JSONResponse:
-    await key_or_session(request)
+    caller = await key_or_session(request)
     limit = whole(request, "limit", LIST_DEFAULT_LIMIT, 1, LIST_MAX_LIMIT)
-    return JSONResponse(answers.facts(await services(request).swarm.newest(limit)))
+    return JSONResponse(answers.facts(await services(request).swarm.newest(
+        limit, caller.principal.key_agent_filter())))
 
 
 async def search(request: Request) -> JSONResponse:
-    await key_or_session(request)
+    caller = await key_or_session(request)
     svc = services(request)
     body = await parse(request, SwarmSearchIn, svc.settings.max_body_bytes)
     vector = await svc.embed(body.query)
     found = await svc.swarm.search(vector, body.limit, body.threshold, body.query,
-                                   body.search_mode)
+                                   body.search_mode, caller.principal.key_agent_filter())
     return JSONResponse(answers.facts(found, query=body.query))
 
 
@@ -53,6 +55,8 @@ async def clear(request: Request) -> JSONResponse:
     caller = await key_or_session(request)
     if caller.claims is not None:
         raise Forbidden("clearing the swarm takes an API key, not a session token")
+    # Every tenant's facts would go: only an admin key may.
+    caller.principal.check_admin("clearing the swarm")
     deleted = await services(request).swarm.clear()
     return JSONResponse({"success": True, "message": "Swarm cleared", "facts_deleted": deleted})
 

@@ -1,4 +1,5 @@
-"""The /memories dialect (seed 004), as agno's AgentOSClient calls it. API key only."""
+"""The /memories dialect (seed 004), as agno's AgentOSClient calls it. API key only; a
+tenant key names a user of its own in every call (the core checks it)."""
 
 from __future__ import annotations
 
@@ -47,71 +48,79 @@ def _page_meta(page: int, limit: int, total: int, started: float) -> dict[str, A
 
 
 async def create_memory(request: Request) -> JSONResponse:
-    key_name = await require_api_key(request)
+    principal = await require_api_key(request)
+    principal.check_write()
     svc = services(request)
     body = await parse(request, UserMemoryIn, svc.settings.max_body_bytes)
-    memory = await svc.user_memories.create(body.user_id, body.memory, body.topics,
-                                            body.agent_id, body.team_id,
-                                            once=once(request, f"key.{key_name}"))
+    memory = await svc.user_memories.create(principal, body.user_id, body.memory,
+                                            body.topics, body.agent_id, body.team_id,
+                                            once=once(request, principal.who))
     return JSONResponse(shape(memory), status_code=201)
 
 
 async def list_memories(request: Request) -> JSONResponse:
-    await require_api_key(request)
+    principal = await require_api_key(request)
     started = time.perf_counter()
     svc = services(request)
     params = model(request, MemoryListParams)
+    # Checked before the query is embedded: a tenant key lists one user of its own.
+    principal.check_user(params.user_id, write=False)
     vector = await svc.embed(params.search_content) if params.search_content else None
-    page, total = await svc.user_memories.page(params.listing(), vector)
+    page, total = await svc.user_memories.page(principal, params.listing(), vector)
     return JSONResponse({"data": [shape(m) for m in page],
                          "meta": _page_meta(params.page, params.limit, total, started)})
 
 
 async def get_memory(request: Request) -> JSONResponse:
-    await require_api_key(request)
+    principal = await require_api_key(request)
     memory = await services(request).user_memories.get(
-        request.path_params["memory_id"], request.query_params.get("user_id"))
+        principal, request.path_params["memory_id"], request.query_params.get("user_id"))
     return JSONResponse(shape(memory))
 
 
 async def update_memory(request: Request) -> JSONResponse:
-    await require_api_key(request)
+    principal = await require_api_key(request)
+    principal.check_write()
     svc = services(request)
     body = await parse(request, UserMemoryPatch, svc.settings.max_body_bytes)
-    memory = await svc.user_memories.update(request.path_params["memory_id"], body.memory,
-                                            body.topics, body.user_id)
+    memory = await svc.user_memories.update(
+        principal, request.path_params["memory_id"], body.memory, body.topics,
+        body.user_id or request.query_params.get("user_id"))
     return JSONResponse(shape(memory))
 
 
 async def delete_memory(request: Request) -> Response:
-    await require_api_key(request)
+    principal = await require_api_key(request)
     memory_id = request.path_params["memory_id"]
-    if not await services(request).user_memories.delete(memory_id,
-                                                        request.query_params.get("user_id")):
+    if not await services(request).user_memories.delete(
+            principal, memory_id, request.query_params.get("user_id")):
         raise NotFound(f"memory {memory_id!r} not found")
     return Response(status_code=204)
 
 
 async def delete_memories(request: Request) -> Response:
-    await require_api_key(request)
+    principal = await require_api_key(request)
+    principal.check_write()
     svc = services(request)
     body = await parse(request, DeleteMemoriesIn, svc.settings.max_body_bytes)
+    user_id = body.user_id or request.query_params.get("user_id")
     for memory_id in body.memory_ids:
-        await svc.user_memories.delete(memory_id, body.user_id)
+        await svc.user_memories.delete(principal, memory_id, user_id)
     return Response(status_code=204)
 
 
 async def topics(request: Request) -> JSONResponse:
-    await require_api_key(request)
+    principal = await require_api_key(request)
     params = model(request, StatsParams)
-    return JSONResponse(await services(request).user_memories.topics(params.user_id))
+    return JSONResponse(await services(request).user_memories.topics(principal,
+                                                                     params.user_id))
 
 
 async def stats(request: Request) -> JSONResponse:
-    await require_api_key(request)
+    principal = await require_api_key(request)
     started = time.perf_counter()
     params = model(request, StatsParams)
-    rows = await services(request).user_memories.stats(params.user_id)
+    rows = await services(request).user_memories.stats(principal, params.user_id)
     start = (params.page - 1) * params.limit
     return JSONResponse({
         "data": [{"user_id": r.user_id, "total_memories": r.total_memories,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
@@ -25,6 +25,7 @@ from memanto_redis.api.mcp import args as a
 from memanto_redis.api.services import Services
 from memanto_redis.api.v2 import answers as v2
 from memanto_redis.api.v2.models import batch_items
+from memanto_redis.shared.auth import access
 from memanto_redis.shared.auth.sessions import authorize
 from memanto_redis.shared.errors import Forbidden, InvalidInput, NotFound
 from memanto_redis.shared.infra.times import iso, parse_time
@@ -42,11 +43,13 @@ class Call:
 
     services: Services
     caller: Caller
+    # Whether the tool changes something (a read-only key may only read).
+    write: bool = True
 
     async def agent(self, agent_id: str | None, *, exists: bool = True) -> str:
         """The agent the call is about: a session token's own (another's is refused), or
-        the one an API key names. `exists=False` leaves the agent check to the core call
-        (remember's script makes it in the same round trip)."""
+        the one an API key names, within the key's scope. `exists=False` leaves the agent
+        check to the core call (remember's script makes it in the same round trip)."""
         claims = self.caller.claims
         if claims is not None:
             if agent_id is not None:
@@ -58,7 +61,10 @@ class Call:
                                [{"field": "agent_id", "message": "required with an API key",
                                  "type": "missing"}])
         if exists:
-            await self.services.agents.require(agent_id)
+            await access.agent(self.caller.principal, self.services.agents, agent_id,
+                               write=self.write)
+        else:
+            self.caller.principal.check_agent(agent_id, write=self.write)
         return agent_id
 
     def key(self, tool: str) -> None:
@@ -86,7 +92,7 @@ class Tool(Generic[A]):
             raise explain(exc) from None
 
     async def run(self, call: Call, arguments: dict[str, Any] | None) -> Answer:
-        return await self.core(call, self.parse(arguments))
+        return await self.core(replace(call, write=not self.read_only), self.parse(arguments))
 
 
 # -- v2: memories ---------------------------------------------------------------------------
@@ -171,24 +177,27 @@ async def memory_history(call: Call, args: a.HistoryArgs) -> Answer:
 
 async def create_agent(call: Call, args: a.CreateAgentArgs) -> Answer:
     call.key("create_agent")
+    call.caller.principal.check_manage_agents(args.agent_id)
     agent = await call.services.agents.create(args.agent_id, args.description, args.pattern)
     return v2.agent(agent)
 
 
 async def list_agents(call: Call, args: a.NoArgs) -> Answer:
     call.key("list_agents")
-    agents = [v2.agent(agent) for agent in await call.services.agents.all()]
+    agents = [v2.agent(agent) for agent in await call.services.agents.all(
+        call.caller.principal)]
     return {"agents": agents, "count": len(agents)}
 
 
 async def get_agent(call: Call, args: a.AgentArgs) -> Answer:
-    # A session token may read its own agent; an API key any.
+    # A session token may read its own agent; an API key any in its scope.
     await call.agent(args.agent_id, exists=False)
     return v2.agent(await call.services.agents.get(args.agent_id))
 
 
 async def delete_agent(call: Call, args: a.AgentArgs) -> Answer:
     call.key("delete_agent")
+    call.caller.principal.check_manage_agents(args.agent_id)
     removed = await call.services.agents.delete(args.agent_id)
     return {"agent_id": args.agent_id, "status": "deleted", "memories_deleted": removed}
 
@@ -217,6 +226,7 @@ async def current_context(call: Call, args: a.StmReadArgs) -> Answer:
 async def swarm_post(call: Call, args: a.SwarmPostArgs) -> Answer:
     svc, caller = call.services, call.caller
     source = svc.swarm.source_for(args.source_agent, caller.agent_id, caller.key_name)
+    caller.principal.check_agent(source, write=True)
     vector = await svc.embed(args.content)
     fact = await svc.swarm.add(args.content, source, args.ttl_seconds, vector,
                                svc.swarm.writer(caller.agent_id, caller.key_name))
@@ -227,7 +237,7 @@ async def swarm_search(call: Call, args: a.SwarmSearchArgs) -> Answer:
     svc = call.services
     vector = await svc.embed(args.query)
     found = await svc.swarm.search(vector, args.limit, args.threshold, args.query,
-                                   args.search_mode)
+                                   args.search_mode, call.caller.principal.key_agent_filter())
     return seed003.facts(found, query=args.query)
 
 

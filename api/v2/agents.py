@@ -17,33 +17,39 @@ from memanto_redis.api.body import parse
 from memanto_redis.api.query import hours
 from memanto_redis.api.v2 import answers
 from memanto_redis.api.v2.models import ActivateBody, AgentCreate, ApiKeyCreate
+from memanto_redis.shared.auth import access
 from memanto_redis.shared.infra.times import iso
 from memanto_redis.shared.memory.bootstrap import bootstrap
 
 
 async def create_agent(request: Request) -> JSONResponse:
-    await require_api_key(request)
+    principal = await require_api_key(request)
+    principal.check_manage_agents()
     body = await parse(request, AgentCreate, services(request).settings.max_body_bytes)
+    principal.check_manage_agents(body.agent_id)
     agent = await services(request).agents.create(body.agent_id, body.description,
                                                   body.pattern)
     return JSONResponse(answers.agent(agent), status_code=201)
 
 
 async def list_agents(request: Request) -> JSONResponse:
-    await require_api_key(request)
-    agents = [answers.agent(a) for a in await services(request).agents.all()]
+    principal = await require_api_key(request)
+    agents = [answers.agent(a) for a in await services(request).agents.all(principal)]
     return JSONResponse({"agents": agents, "count": len(agents)})
 
 
 async def get_agent(request: Request) -> JSONResponse:
-    await require_api_key(request)
-    agent = await services(request).agents.get(request.path_params["agent_id"])
+    principal = await require_api_key(request)
+    agent_id = request.path_params["agent_id"]
+    principal.check_agent(agent_id, write=False)
+    agent = await services(request).agents.get(agent_id)
     return JSONResponse(answers.agent(agent))
 
 
 async def delete_agent(request: Request) -> JSONResponse:
-    await require_api_key(request)
+    principal = await require_api_key(request)
     agent_id = request.path_params["agent_id"]
+    principal.check_manage_agents(agent_id)
     removed = await services(request).agents.delete(agent_id)
     return JSONResponse({"agent_id": agent_id, "status": "deleted", "memories_deleted": removed})
 
@@ -56,10 +62,10 @@ async def agent_bootstrap(request: Request) -> JSONResponse:
 
 
 async def activate(request: Request) -> JSONResponse:
-    await require_api_key(request)
+    principal = await require_api_key(request)
     svc = services(request)
     agent_id = request.path_params["agent_id"]
-    await svc.agents.require(agent_id)
+    await access.activate(principal, svc.agents, agent_id)
     body = await parse(request, ActivateBody, svc.settings.max_body_bytes, optional=True)
     duration = body.duration_hours
     if duration is None and "duration_hours" in request.query_params:
@@ -75,7 +81,7 @@ async def deactivate(request: Request) -> JSONResponse:
     if "x-session-token" in request.headers and "authorization" not in request.headers:
         claims = session_claims(request)
     else:
-        await require_api_key(request)
+        (await require_api_key(request)).check_activate(agent_id)
     return JSONResponse(answers.deactivated(await svc.sessions.deactivate(agent_id, claims)))
 
 
@@ -97,18 +103,20 @@ async def session_extend(request: Request) -> JSONResponse:
 
 async def create_key(request: Request) -> JSONResponse:
     caller = await require_api_key(request)
+    caller.check_admin("managing API keys")
     svc = services(request)
     body = await parse(request, ApiKeyCreate, svc.settings.max_body_bytes)
-    key = await svc.api_keys.create(caller, body.name)
+    key = await svc.api_keys.create(caller, body.name, body.scope())
     return JSONResponse({"name": key.name, "api_key": key.secret,
-                         "created_at": iso(key.created_at),
-                         "note": "store this key now: it is not shown again"}, status_code=201)
+                         "created_at": iso(key.created_at)} | key.scope.to_dict()
+                        | {"note": "store this key now: it is not shown again"},
+                        status_code=201)
 
 
 async def list_keys(request: Request) -> JSONResponse:
     caller = await require_api_key(request)
     keys = [{"name": k.name, "prefix": k.prefix, "created_at": iso(k.created_at)}
-            for k in await services(request).api_keys.all(caller)]
+            | k.scope.to_dict() for k in await services(request).api_keys.all(caller)]
     return JSONResponse({"api_keys": keys, "count": len(keys)})
 
 

@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from memanto_redis.api.body import explain
+from memanto_redis.shared.auth.scope import ADMIN_SCOPE, Scope
 from memanto_redis.shared.errors import InvalidInput
 from memanto_redis.shared.infra.hybrid import SearchMode
 from memanto_redis.shared.infra.times import parse_time
@@ -245,4 +246,28 @@ class AllIn(_Temporal):
 
 
 class ApiKeyCreate(Body):
+    """A named key: admin, or a tenant key bound to agent-id patterns and user ids."""
+
     name: str = Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    admin: bool = False
+    agents: list[str] = Field(default_factory=list, max_length=100)
+    users: list[str] = Field(default_factory=list, max_length=100)
+    read_only: bool = False
+    may_activate: bool = False
+    may_manage_agents: bool = False
+
+    def scope(self) -> Scope:
+        """The key's scope, checked (InvalidInput names a bad pattern or user id)."""
+        if self.admin:
+            if self.agents or self.users or self.read_only or self.may_activate \
+                    or self.may_manage_agents:
+                raise InvalidInput("admin: an admin key reaches everything; send no agents, "
+                                   "users or flags with it")
+            return ADMIN_SCOPE
+        if not self.agents and not self.users:
+            raise InvalidInput("agents or users: a tenant key needs agent patterns (e.g. "
+                               "'support-*') or user ids, or admin: true",
+                               [{"field": "agents", "message": "empty", "type": "missing"}])
+        return Scope.tenant(self.agents, self.users, read_only=self.read_only,
+                            may_activate=self.may_activate,
+                            may_manage_agents=self.may_manage_agents)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -20,6 +20,7 @@ from redisvl.query import CountQuery, FilterQuery
 from redisvl.query.filter import FilterExpression, Num
 from redisvl.schema import IndexSchema
 
+from memanto_redis.shared.agent_memory import swarm_scope
 from memanto_redis.shared.auth.admin import is_admin
 from memanto_redis.shared.errors import Conflict, Forbidden
 from memanto_redis.shared.infra import hybrid, keys, scripts
@@ -152,23 +153,28 @@ class SwarmStore:
                     expires_at=expires, ttl_seconds=max(0, math.ceil(expires - now)),
                     written_by=written_by)
 
-    async def newest(self, limit: int) -> list[Fact]:
-        """Live facts, newest first."""
+    async def newest(self, limit: int, sources: Sequence[str] | None = None) -> list[Fact]:
+        """Live facts, newest first; only those from agents `sources` (patterns) cover,
+        when given (a tenant key's scope)."""
         now = time.time()
-        query = FilterQuery(filter_expression=_live(now), return_fields=FACT_FIELDS,
-                            num_results=limit)
+        where, fetch = _scoped(_live(now), limit, sources)
+        query = FilterQuery(filter_expression=where, return_fields=FACT_FIELDS,
+                            num_results=fetch)
         query.sort_by("created_ts", asc=False)
-        return [Fact.from_hit(hit, now) for hit in await self.index.query(query) if _whole(hit)]
+        return [Fact.from_hit(hit, now) for hit in await self.index.query(query)
+                if _whole(hit) and _seen(hit, sources)][:limit]
 
     async def search(self, vector: bytes, limit: int, threshold: float | None = None,
-                     text: str = "", mode: SearchMode = "hybrid") -> list[Fact]:
+                     text: str = "", mode: SearchMode = "hybrid",
+                     sources: Sequence[str] | None = None) -> list[Fact]:
         """Live facts related to a query (`text`, and `vector`, its embedding), ranked as
-        `mode` says, each with its cosine similarity."""
+        `mode` says, each with its cosine similarity; `sources` as for `newest`."""
         now = time.time()
-        found = []
-        for result in await hybrid.search(self.index, self.redis, _live(now), vector, text,
-                                          limit, mode, FACT_FIELDS):
-            if not _whole(result.hit):
+        found: list[Fact] = []
+        where, fetch = _scoped(_live(now), limit, sources)
+        for result in await hybrid.search(self.index, self.redis, where, vector, text,
+                                          fetch, mode, FACT_FIELDS):
+            if not _whole(result.hit) or not _seen(result.hit, sources) or len(found) >= limit:
                 continue
             if threshold is None or result.similarity >= threshold:
                 found.append(replace(Fact.from_hit(result.hit, now),
@@ -191,6 +197,21 @@ class SwarmStore:
                 return live
             await self.redis.unlink(*found)
             previous = found
+
+
+def _scoped(live: FilterExpression, limit: int,
+            sources: Sequence[str] | None) -> tuple[FilterExpression, int]:
+    """The filter and how many to fetch for facts from `sources` (None: every fact)."""
+    if sources is None:
+        return live, limit
+    narrowed = swarm_scope.narrowing("source_agent", sources)
+    if narrowed is None:
+        return live, max(limit, swarm_scope.OVERFETCH)
+    return live & narrowed, limit
+
+
+def _seen(hit: Mapping[str, Any], sources: Sequence[str] | None) -> bool:
+    return sources is None or swarm_scope.covered(sources, str(hit["source_agent"]))
 
 
 def _whole(hit: Mapping[str, Any]) -> bool:

@@ -15,9 +15,10 @@ INGEST_GROUP = "indexers"
 DEAD_LETTER_STREAM = "memanto:ingest:dead"
 # Hash: stream entry id -> last error seen while processing it.
 INGEST_ERRORS = "memanto:ingest:errors"
-# Hash: SHA-256 digest of a named API key -> its name.
+# Hash: SHA-256 digest of a named API key -> JSON {name, scope} (a bare name: an admin
+# key made before keys had scopes).
 API_KEYS = "memanto:apikeys"
-# Hash: name of a named API key -> JSON {digest, created_at, prefix} (never the key).
+# Hash: name of a named API key -> JSON {digest, created_at, prefix, scope} (never the key).
 API_KEY_NAMES = "memanto:apikey:names"
 # RQ queue the `jobs` process works (scheduled-prompt delivery, webhooks).
 JOBS_QUEUE = "memanto"

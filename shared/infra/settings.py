@@ -199,6 +199,9 @@ class Settings(BaseSettings):
             raise ConfigError(f"{' and '.join(missing)} must be set in the environment")
         if len(self.jwt_secret) < 32:
             raise ConfigError("MEMANTO_JWT_SECRET must be at least 32 characters")
+        # The admin key reaches everything: it must not be guessable.
+        if len(self.api_key) < 32:
+            raise ConfigError("MEMANTO_API_KEY must be at least 32 characters")
 
 
 class _Environment(EnvSettingsSource):

@@ -17,6 +17,8 @@ from redisvl.query import FilterQuery
 from redisvl.query.filter import FilterExpression
 
 from memanto_redis.shared.agents import AgentStore
+from memanto_redis.shared.auth import access
+from memanto_redis.shared.auth.scope import Principal
 from memanto_redis.shared.errors import NotFound
 from memanto_redis.shared.infra import keys
 from memanto_redis.shared.infra.fulltext import Tag
@@ -35,6 +37,10 @@ SOURCE = "memories-api"
 RELATIVE_FLOOR = 0.6
 ABSOLUTE_FLOOR = 0.15
 SEARCH_CANDIDATES = 200
+# The bounds of the aggregate reads: index documents a topics listing scans, users a
+# stats answer counts (pages are cut from these).
+MAX_SCANNED = 10_000
+MAX_STATS_ROWS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,13 +78,14 @@ class UserMemories:
         self.editor = editor
         self.agents = agents
 
-    async def create(self, user_id: str, content: str, topics: list[str] | None = None,
-                     agent_id: str | None = None, team_id: str | None = None,
-                     once: Once | None = None) -> Memory:
+    async def create(self, principal: Principal, user_id: str, content: str,
+                     topics: list[str] | None = None, agent_id: str | None = None,
+                     team_id: str | None = None, once: Once | None = None) -> Memory:
         """A memory of the user's, owned by the agent it names (which must exist) or by
         the user's own space."""
+        principal.check_user(user_id, write=True)
         if agent_id:
-            await self.agents.require(agent_id)
+            await access.agent(principal, self.agents, agent_id, write=True)
         owner = agent_id or keys.user_owner(user_id)
         draft = Draft(content=content, tags=topics or [], source=SOURCE, user_id=user_id,
                       team_id=team_id)
@@ -102,29 +109,46 @@ class UserMemories:
             raise NotFound(f"memory {memory_id!r} not found")
         return str(hits[0]["agent_id"])
 
-    async def get(self, memory_id: str, user_id: str | None = None) -> Memory:
+    async def get(self, principal: Principal, memory_id: str,
+                  user_id: str | None = None) -> Memory:
+        """The memory; a tenant key must name its user (another user's, or a missing one,
+        is the same 404)."""
+        principal.check_user(user_id, write=False)
         owner = await self.owner_of(memory_id)
         memory = await self.store.get(owner, memory_id)
         if user_id is not None and memory.user_id != user_id:
             raise NotFound(f"memory {memory_id!r} not found for user {user_id!r}")
         return memory
 
-    async def update(self, memory_id: str, content: str, topics: list[str] | None,
-                     user_id: str | None) -> Memory:
-        memory = await self.get(memory_id, user_id)
+    async def update(self, principal: Principal, memory_id: str, content: str,
+                     topics: list[str] | None, user_id: str | None) -> Memory:
+        principal.check_user(user_id, write=True)
+        memory = await self.get(principal, memory_id, user_id)
+        self._check_owner(principal, memory)
         changes: dict[str, Any] = {"content": content}
         if topics is not None:
             changes["tags"] = topics
         return await self.editor.patch(memory.agent_id, memory_id, changes)
 
-    async def delete(self, memory_id: str, user_id: str | None = None) -> bool:
+    async def delete(self, principal: Principal, memory_id: str,
+                     user_id: str | None = None) -> bool:
+        principal.check_user(user_id, write=True)
         try:
-            memory = await self.get(memory_id, user_id)
+            memory = await self.get(principal, memory_id, user_id)
         except NotFound:
             return False
+        self._check_owner(principal, memory)
         deleted = await self.editor.delete(memory.agent_id, memory_id)
         await self.redis.hdel(keys.MEMORY_OWNERS, memory_id)
         return deleted
+
+    @staticmethod
+    def _check_owner(principal: Principal, memory: Memory) -> None:
+        """Changing a user's memory that an agent owns changes that agent's memory: the
+        key's scope must cover the agent too."""
+        owner = owner_agent(memory)
+        if owner is not None:
+            principal.check_agent(owner, write=True)
 
     # -- listing ---------------------------------------------------------------------------
 
@@ -153,9 +177,11 @@ class UserMemories:
                 and (not team_id or m.team_id == team_id)
                 and (not topics or set(topics) & set(m.tags))]
 
-    async def page(self, listing: Listing, vector: bytes | None) -> tuple[list[Memory], int]:
+    async def page(self, principal: Principal, listing: Listing,
+                   vector: bytes | None) -> tuple[list[Memory], int]:
         """One page of the listing, and how many memories it has in all, those just
-        accepted included."""
+        accepted included. A tenant key lists one user of its own at a time."""
+        principal.check_user(listing.user_id, write=False)
         expression = self._filter(listing.user_id, listing.agent_id, listing.team_id,
                                   listing.topics)
         waiting = await self._waiting(listing.user_id, listing.agent_id, listing.team_id,
@@ -188,9 +214,10 @@ class UserMemories:
         floor = max(ABSOLUTE_FLOOR, best * RELATIVE_FLOOR)
         return [m for m in ranked if m.by_words or (m.similarity or 0.0) >= floor]
 
-    async def topics(self, user_id: str | None) -> list[str]:
+    async def topics(self, principal: Principal, user_id: str | None) -> list[str]:
+        principal.check_user(user_id, write=False)
         query = FilterQuery(filter_expression=self._filter(user_id), return_fields=["tags"],
-                            num_results=10_000)
+                            num_results=MAX_SCANNED)
         seen: set[str] = set()
         for hit in await self.store.index.query(query):
             seen.update(split_tags(hit.get("tags")))
@@ -198,13 +225,16 @@ class UserMemories:
             seen.update(memory.tags)
         return sorted(seen)
 
-    async def stats(self, user_id: str | None) -> list[UserStats]:
-        """Per user: how many memories, and when the newest changed; most recent first."""
+    async def stats(self, principal: Principal, user_id: str | None) -> list[UserStats]:
+        """Per user: how many memories, and when the newest changed; most recent first
+        (at most MAX_STATS_ROWS users). A tenant key asks for one user of its own."""
+        principal.check_user(user_id, write=False)
         request = AggregateRequest(str(self._filter(user_id))).group_by(
             "@user_id", reducers.count().alias("total"),
             reducers.max("@updated_ts").alias("last"),
         # redis-py annotates sort_by's fields as strings; it takes Asc/Desc as well.
-        ).sort_by(Desc("@last"), Asc("@user_id")).limit(0, 100_000)  # type: ignore[arg-type]
+        ).sort_by(Desc("@last"), Asc("@user_id")).limit(  # type: ignore[arg-type]
+            0, MAX_STATS_ROWS)
         result = await aggregate(self.redis, request)
         totals: dict[str, tuple[int, float | None]] = {}
         for row in result.rows:

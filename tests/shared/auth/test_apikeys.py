@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 
 from memanto_redis.shared.infra import keys
@@ -11,11 +12,13 @@ from tests.conftest import ADMIN
 
 def test_named_key_lifecycle(client, r):
     name = f"ci-{uuid.uuid4().hex[:6]}"
-    created = client.post("/api/v2/apikeys", json={"name": name}, headers=ADMIN)
+    created = client.post("/api/v2/apikeys", json={"name": name, "admin": True},
+                          headers=ADMIN)
     assert created.status_code == 201
     key = created.json()["api_key"]
+    assert created.json()["admin"] is True
     digest = hashlib.sha256(key.encode()).hexdigest()
-    assert r.hget(keys.API_KEYS, digest) == name.encode()
+    assert json.loads(r.hget(keys.API_KEYS, digest))["name"] == name
     stored = b"".join(v for kv in r.hgetall(keys.API_KEYS).items() for v in kv)
     stored += b"".join(r.hvals(keys.API_KEY_NAMES))
     assert key.encode() not in stored  # only the digest is kept
@@ -29,12 +32,11 @@ def test_named_key_lifecycle(client, r):
     listing = client.get("/api/v2/apikeys", headers=ADMIN).json()["api_keys"]
     mine = next(k for k in listing if k["name"] == name)
     assert key not in str(listing)
-    assert mine["prefix"] == key[:7]
+    assert mine["prefix"] == key[:7] and mine["admin"] is True
 
-    # Only the admin key manages keys.
-    assert client.post("/api/v2/apikeys", json={"name": "x"}, headers=named).status_code == 403
-    assert client.get("/api/v2/apikeys", headers=named).status_code == 403
-    assert client.post("/api/v2/apikeys", json={"name": name},
+    # A named admin key manages keys too: admin is a flag, not the name "admin".
+    assert client.get("/api/v2/apikeys", headers=named).status_code == 200
+    assert client.post("/api/v2/apikeys", json={"name": name, "admin": True},
                        headers=ADMIN).status_code == 409
     assert client.post("/api/v2/apikeys", json={"name": "bad name"},
                        headers=ADMIN).status_code == 422

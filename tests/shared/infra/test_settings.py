@@ -219,7 +219,10 @@ def test_require_secrets():
         Settings.from_env({"MEMANTO_API_KEY": "k"}).require_secrets()
     with pytest.raises(ConfigError, match="^MEMANTO_JWT_SECRET must be at least 32 characters"):
         Settings.from_env({"MEMANTO_API_KEY": "k", "MEMANTO_JWT_SECRET": "short"}).require_secrets()
-    Settings.from_env({"MEMANTO_API_KEY": "k", "MEMANTO_JWT_SECRET": SECRET}).require_secrets()
+    with pytest.raises(ConfigError, match="^MEMANTO_API_KEY must be at least 32 characters$"):
+        Settings.from_env({"MEMANTO_API_KEY": "k" * 31,
+                           "MEMANTO_JWT_SECRET": SECRET}).require_secrets()
+    Settings.from_env({"MEMANTO_API_KEY": "k" * 32, "MEMANTO_JWT_SECRET": SECRET}).require_secrets()
 
 
 def test_a_variant_is_checked_again():
