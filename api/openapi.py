@@ -29,6 +29,7 @@ from memanto_redis.api.agent_memory.memory import STM_DEFAULT_LIMIT, STM_MAX_LIM
 from memanto_redis.api.agent_memory.swarm import LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT
 from memanto_redis.api.agno import models as agno
 from memanto_redis.api.query import MAX_HOURS
+from memanto_redis.api.v2 import files as v2_files
 from memanto_redis.api.v2 import models as v2
 from memanto_redis.api.v2 import policy as v2_policy
 from memanto_redis.api.v2 import quotas
@@ -130,6 +131,8 @@ class Doc:
     auth: Security
     body: Schema | tuple[Schema, ...] | None = None
     body_optional: bool = False
+    # The body's media type: JSON but for uploads' multipart/form-data.
+    media: str = "application/json"
     query: tuple[Query, ...] | type[BaseModel] = ()
     ok: int = 200
     # Beyond what every operation of its kind may answer (see _answers).
@@ -148,6 +151,8 @@ TABLE: dict[str, Doc] = {
     f"POST {V2}/batch-remember": Doc(SESSION, v2.BatchIn, errors=(409, 429),
                                      idempotent=True),
     f"GET {MEMORY}": Doc(SESSION),
+    f"POST {V2}/upload-file": Doc(SESSION, v2_files.UploadForm, media="multipart/form-data",
+                                  errors=(409, 429), idempotent=True),
     f"POST {V2}/recall": Doc(SESSION, v2.RecallIn),
     f"PATCH {MEMORY}": Doc(SESSION, v2.MemoryPatch),
     f"DELETE {MEMORY}": Doc(SESSION),
@@ -329,7 +334,7 @@ def _operation(endpoint: EndpointInfo, doc: Doc, body: Any, schemas: dict[str, A
         operation["description"] = func.__doc__.strip()
     if body is not None:
         operation["requestBody"] = {"required": not doc.body_optional,
-                                    "content": {"application/json": {"schema": body}}}
+                                    "content": {doc.media: {"schema": body}}}
     return operation
 
 
@@ -431,7 +436,8 @@ async def docs(request: Request) -> HTMLResponse:
         for method, op in operations.items():
             auth = " or ".join(name for s in op["security"] for name in s) or "none"
             query = ", ".join(p["name"] for p in op["parameters"] if p["in"] == "query")
-            body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+            content = op.get("requestBody", {}).get("content", {})
+            body: dict[str, Any] = next(iter(content.values()), {})
             rows.append("<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in (
                 method.upper(), path, op["summary"], auth, _schema_name(body.get("schema")),
                 query, ", ".join(op["responses"]))) + "</tr>")

@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     # CPU threads for the web process's query embeddings (the worker uses every core).
     web_embed_threads: int = Field(1, ge=1)
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
+    # Uploads (upload-file): the largest file taken (streamed to disk, never held in
+    # memory), and the most memories, one per chunk of its text, one file may make.
+    max_upload_bytes: int = Field(25 * 1024 * 1024, ge=1024)
+    max_upload_chunks: int = Field(1000, ge=1)
     # Short-term memory: newest entries kept per session, and idle time before it expires.
     stm_max_entries: int = Field(200, ge=1)
     stm_idle_seconds: int = Field(24 * 3600, ge=1)
