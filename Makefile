@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e clients/python
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	# MEMANTO itself, only for tests/api/v2/test_memanto_contract.py (its models as the
+	# client): beside the venv, without its dependencies or its `memanto` command.
+	$(BIN)/pip install --quiet --no-deps --target $(VENV)/memanto-0.2.30 memanto==0.2.30 \
+		moorcheh-sdk==1.3.7
 	touch $(STAMP)
 
 run: $(STAMP)

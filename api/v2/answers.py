@@ -247,6 +247,9 @@ def deactivated(s: Session) -> dict[str, Any]:
         "started_at": iso(s.started_at),
         "ended_at": iso(ended),
         "duration_seconds": round(ended - s.started_at, 3),
+        # MEMANTO's SessionSummary: hours, and the summary memory it does not write here.
+        "duration_hours": round((ended - s.started_at) / 3600, 6),
+        "summary_memory_id": None,
         "memories_created": s.memories_created,
         "status": "deactivated",
     }
