@@ -11,7 +11,6 @@ is; a purge is the v2 DELETE (history kept, as MEMANTO's purge deletes the memor
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from typing import cast
@@ -160,12 +159,9 @@ class PolicySweeper:
         return cast(int, indexed) + len(waiting)
 
     async def _expire(self, memory: Memory, reason: str) -> None:
-        # The reason is stamped as expired_by where the editor keeps one.
-        if "reason" in inspect.signature(self.editor.set_lifecycle).parameters:
-            await self.editor.set_lifecycle(memory.agent_id, memory.memory_id, "expired",
-                                            reason=reason)  # type: ignore[call-arg]
-        else:
-            await self.editor.set_lifecycle(memory.agent_id, memory.memory_id, "expired")
+        # Stamped with the rule that expired it (expired_by), as MEMANTO's sweep does.
+        await self.editor.set_lifecycle(memory.agent_id, memory.memory_id, "expired",
+                                        reason=reason)
 
     async def _delete(self, memory: Memory) -> None:
         await self.editor.delete(memory.agent_id, memory.memory_id)

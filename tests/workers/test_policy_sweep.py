@@ -136,6 +136,8 @@ def test_sweeps_page_through_many_memories_and_purge_after_the_window(client, in
     assert (dry.matched, dry.done, done.matched, done.done) == (11, 0, 11, 11)
     assert {m.memory_id for m, _ in done.memories} == set(ids)
     assert _lifecycles(r, agent.agent_id, ids + keep) == ["expired"] * 11 + ["active"]
+    stamp = r.hmget(keys.memory(agent.agent_id, ids[0]), "expired_by", "expired_at")
+    assert stamp[0] == b"scratch" and abs(float(stamp[1]) - time.time()) < 60
 
     async def purge(sweeper: PolicySweeper) -> tuple:
         return (await sweeper.purge(agent.agent_id, now + 29 * DAY),
