@@ -21,6 +21,7 @@ from memanto_redis.api.services import Services
 from memanto_redis.shared.errors import MemantoError
 from memanto_redis.shared.infra import logs
 from memanto_redis.shared.infra.settings import ConfigError, Settings
+from memanto_redis.shared.infra.remote_embeddings import shown
 
 log = logging.getLogger("memanto.api")
 
@@ -58,6 +59,9 @@ def create_app(settings: Settings | None = None, vectorizer: Any = None) -> Star
             _give_up(exc)
         loading = None if svc.model.ready else asyncio.create_task(_load_model(svc))
         try:
+        if current.embeddings_url:  # nothing loads: the service embeds
+            log.info("%s (the embedding service at %s, %d dimensions)", MODEL_READY,
+                     shown(current.embeddings_url), svc.model.dims)
             yield {"services": svc}
         finally:
             if loading is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import redis
@@ -72,6 +73,10 @@ async def memanto_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, RateLimited):
         # The metrics count a 429 as "rate_limit" by itself (api/observe.py).
         headers["Retry-After"] = str(exc.retry_after)
+        # Held a moment before it is answered: a client flooding over its quota through
+        # many connections then sends few requests, and others' requests find the event
+        # loop free (a held answer costs no CPU).
+        await asyncio.sleep(request.state.services.settings.rate_limit_hold)
     if isinstance(exc, Busy):
         headers["Retry-After"] = str(exc.retry_after)
         # For the metrics: which bound turned the request away.

@@ -54,8 +54,7 @@ async def _index_present(client: Any) -> bool:
 
 async def _checks(request: Request) -> tuple[dict[str, str], list[heartbeat.Beat]]:
     svc = services(request)
-    checks = {"redis": "ok", "index": "ok",
-              "model": "ok" if svc.model.ready else "the embedding model is still loading"}
+    checks = {"redis": "ok", "index": "ok", "model": await svc.model.problem() or "ok"}
     beats: list[heartbeat.Beat] = []
     try:
         async with asyncio.timeout(CHECK_SECONDS):

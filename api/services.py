@@ -31,6 +31,7 @@ from memanto_redis.shared.infra.embeddings import (
     load_vectorizer,
     model_path,
 )
+from memanto_redis.shared.infra.remote_embeddings import RemoteVectorizer
 from memanto_redis.shared.infra.settings import ConfigError, Settings
 from memanto_redis.shared.memory.edits import MemoryEditor
 from memanto_redis.shared.memory.erasure import Eraser
@@ -71,10 +72,25 @@ class EmbeddingModel:
         cached = self.cache.get(text)
         if cached is not None:
             return cached
-        # The model is CPU-bound: keep it off the event loop that serves the writes.
-        vector: bytes = await asyncio.to_thread(self.vectorizer.embed, text, as_buffer=True)
+        vector: bytes
+        if isinstance(self.vectorizer, RemoteVectorizer):  # a service: awaited, no thread
+            vector = await self.vectorizer.aembed(text, as_buffer=True)
+        else:  # the model is CPU-bound: keep it off the event loop that serves the writes
+            vector = await asyncio.to_thread(self.vectorizer.embed, text, as_buffer=True)
         self.cache.put(text, vector)
         return vector
+
+    async def problem(self) -> str | None:
+        """Why recall cannot be served now (for /ready), or None."""
+        if not self.ready:
+            return "the embedding model is still loading"
+        if isinstance(self.vectorizer, RemoteVectorizer):
+            return await self.vectorizer.acheck()
+        return None
+
+    async def close(self) -> None:
+        if isinstance(self.vectorizer, RemoteVectorizer):
+            await self.vectorizer.aclose()
 
     async def load(self) -> float:
         """Load the model in a thread of its own; returns the seconds it took. A daemon
@@ -121,6 +137,13 @@ async def start_model(settings: Settings, vectorizer: Any = None) -> EmbeddingMo
     if vectorizer is not None:
         return EmbeddingModel(settings.embed_model, settings.web_embed_threads,
                               vectorizer=vectorizer)
+    if settings.embeddings_url:
+        # A service: nothing to load. Its size is asked of it now unless
+        # MEMANTO_EMBEDDINGS_DIMS gives it; then the web starts even while it is away.
+        remote = RemoteVectorizer.from_settings(settings, discover=False)
+        await remote.adiscover()
+        return EmbeddingModel(settings.embed_model, settings.web_embed_threads,
+                              vectorizer=remote)
     # A model that is not there is a ConfigError now, before anything is served.
     dims = folder_dims(model_path(settings.embed_model))
     model = EmbeddingModel(settings.embed_model, settings.web_embed_threads, dims)
@@ -155,6 +178,7 @@ class Services:
     async def close(self) -> None:
         await self.inbox.close()
         await self.memories.close()
+        await self.model.close()
         await self.redis.aclose()
 
 

@@ -121,8 +121,17 @@ def start_stack(ctx: Context) -> None:
     ctx.http = httpx.Client(base_url=ctx.web_url, timeout=60)
 
 
-def new_agent(ctx: Context, agent_id: str) -> Agent:
+# The write quota the benchmark's agents get: far beyond what one web process takes, so the
+# door runs its token bucket (and the override lookup) on every write but never refuses.
+BENCH_QUOTA = {"rate": 1_000_000, "burst": 10_000_000}
+
+
+def new_agent(ctx: Context, agent_id: str, quota: dict[str, int] | None = None) -> Agent:
+    """An agent with a live session; its write quota is BENCH_QUOTA unless given."""
     reply = ctx.client.post("/api/v2/agents", json={"agent_id": agent_id}, headers=ctx.admin)
+    reply.raise_for_status()
+    reply = ctx.client.put(f"/api/v2/agents/{agent_id}/quota", json=quota or BENCH_QUOTA,
+                           headers=ctx.admin)
     reply.raise_for_status()
     reply = ctx.client.post(f"/api/v2/agents/{agent_id}/activate", json={}, headers=ctx.admin)
     reply.raise_for_status()

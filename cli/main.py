@@ -28,6 +28,14 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--port", type=int, default=6379)
     server.add_argument("--data-dir", default=".data/redis")
     server.add_argument("--bind", default="127.0.0.1")
+    embed = verbs.add_parser("embed-server", help="serve the local embedding model at "
+                             "/v1/embeddings (OpenAI's dialect) for MEMANTO_EMBEDDINGS_URL")
+    embed.add_argument("--host", default="127.0.0.1")
+    embed.add_argument("--port", type=int, default=8100)
+    embed.add_argument("--max-batch", type=int, default=64,
+                       help="texts gathered into one model call")
+    embed.add_argument("--max-wait-ms", type=float, default=5.0,
+                       help="how long a request waits for others to share its model call")
     dev = verbs.add_parser("dev", help="run Redis and every Procfile process locally")
     dev.add_argument("--env-file", default=".env")
     redrive = verbs.add_parser("redrive", help="send dead-lettered ingest entries back to "
@@ -135,6 +143,10 @@ def main(argv: list[str] | None = None) -> None:
         from memanto_redis.cli.redis_server import run
 
         run(args.port, args.data_dir, args.bind)
+    elif args.command == "embed-server":
+        from memanto_redis.cli.embed_server import run as run_embed
+
+        run_embed(args.host, args.port, args.max_batch, args.max_wait_ms)
     elif args.command == "dev":
         from memanto_redis.cli.dev import run as run_dev
 

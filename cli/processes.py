@@ -153,15 +153,16 @@ def model_loaded(log_path: Path) -> bool:
 
 def start_web(port: int, log_path: Path, *, env: dict[str, str], app: str = WEB_APP,
               probe: str = WEB_PROBE, cwd: Path | str | None = None,
-              timeout: float = 90, model: bool | None = None) -> subprocess.Popen:
+              timeout: float = 90, model: bool | None = None,
+              python: str = sys.executable) -> subprocess.Popen:
     """A uvicorn process serving `app` on the loopback (no access log), output appended
     to `log_path`, once a GET of `probe` gets any HTTP answer and, with `model` (the
     default for the service's own app), once its embedding model is loaded too (it serves
-    what needs no model before that)."""
+    what needs no model before that). `python`: the interpreter (of another venv)."""
     wait_model = app == WEB_APP if model is None else model
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", app, "--host", LOOPBACK, "--port", str(port),
+            [python, "-m", "uvicorn", app, "--host", LOOPBACK, "--port", str(port),
              "--no-access-log"], cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
 
@@ -173,9 +174,27 @@ def start_web(port: int, log_path: Path, *, env: dict[str, str], app: str = WEB_
     return _started(proc, up, timeout, 0.2, "web process")
 
 
-def start_worker(log_path: Path, *, env: dict[str, str],
-                 cwd: Path | str | None = None) -> subprocess.Popen:
+def start_worker(log_path: Path, *, env: dict[str, str], cwd: Path | str | None = None,
+                 python: str = sys.executable) -> subprocess.Popen:
     """An ingest worker, output appended to `log_path` (not waited for: it has no port)."""
     with log_path.open("ab") as log:
-        return subprocess.Popen(WORKER, cwd=cwd, env=env, stdout=log,
+        return subprocess.Popen([python, *WORKER[1:]], cwd=cwd, env=env, stdout=log,
                                 stderr=subprocess.STDOUT)
+
+
+def start_embed_server(port: int, log_path: Path, *, env: dict[str, str] | None = None,
+                       cwd: Path | str | None = None, timeout: float = 120,
+                       extra: list[str] | None = None) -> subprocess.Popen:
+    """`memanto embed-server` on the loopback `port`, output appended to `log_path`, once
+    its /health answers (it opens its port once the model is loaded)."""
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen([*CLI, "embed-server", "--host", LOOPBACK, "--port", str(port),
+                                 *(extra or [])], cwd=cwd, env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            raise _exited(proc, "embed-server", log_path)
+        return web_answers(port, "/health")
+
+    return _started(proc, up, timeout, 0.2, "embed-server")

@@ -4,7 +4,8 @@
 
 It joins the consumer group before loading the model (tens of seconds on a busy machine),
 so a bad Redis or a missing model is reported at once, and the group exists for the door
-and for other workers meanwhile.
+and for other workers meanwhile. With MEMANTO_EMBEDDINGS_URL it loads no model: a service
+embeds, and while that service is away the worker holds its batch and retries.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import Any
 
 from memanto_redis.shared.infra import metrics
 from memanto_redis.shared.infra.connection import connect
-from memanto_redis.shared.infra.embeddings import load_vectorizer, model_path
+from memanto_redis.shared.infra.embeddings import check_model, make_vectorizer
 from memanto_redis.shared.infra.heartbeat import Heartbeat
+from memanto_redis.shared.infra.remote_embeddings import EmbeddingsUnavailable
 from memanto_redis.shared.infra.settings import Settings
 from memanto_redis.shared.memory.ingest import Entry, Indexer
 from memanto_redis.shared.memory.schema import ensure_index
@@ -72,9 +74,24 @@ class CountingIndexer(Indexer):
         self.tally.flush()
 
 
+def vectorizer(settings: Settings, stop: StopFlag) -> Any:
+    """The local model, or the embedding service's client; a service that must tell its
+    vectors' size (no MEMANTO_EMBEDDINGS_DIMS) is waited for. None if stopped meanwhile."""
+    while not stop():
+        try:
+            return make_vectorizer(settings)
+        except EmbeddingsUnavailable as exc:
+            log.warning("%s; asking again in 2 s", exc)
+            for _ in range(20):
+                if stop():
+                    break
+                time.sleep(0.1)
+    return None
+
+
 def main(settings: Settings) -> None:
     stop = StopFlag()
-    model_path(settings.embed_model)  # a model that is not there: one line, now
+    check_model(settings)  # a local model that is not there: one line, now
     client = connect(settings.redis_url, wait_seconds=settings.redis_wait_seconds)
     tally = metrics.Tally(client)
     embed = Embedder(tally)
@@ -94,7 +111,11 @@ def main(settings: Settings) -> None:
                      flush=indexer.flush).start()
     log.info("consumer %s joined the group; loading the model", indexer.consumer)
     started = time.monotonic()
-    embed.vectorizer = load_vectorizer(settings.embed_model)
+    embed.vectorizer = vectorizer(settings, stop)
+    if embed.vectorizer is None:  # stopped while waiting for the embedding service
+        indexer.leave()
+        beat.stop()
+        return
     ensure_index(client, embed.vectorizer.dims)
     log.info("consumer %s ready (batch %d, model loaded in %.1f s)", indexer.consumer,
              settings.batch_size, time.monotonic() - started)

@@ -15,7 +15,7 @@ import logging
 
 from memanto_redis.shared.agent_memory.swarm import ensure_swarm_index
 from memanto_redis.shared.infra.connection import connect, connect_async
-from memanto_redis.shared.infra.embeddings import folder_dims, load_vectorizer, model_path
+from memanto_redis.shared.infra.embeddings import known_dims, make_vectorizer
 from memanto_redis.shared.infra.settings import Settings
 from memanto_redis.shared.memory.schema import ensure_index
 from memanto_redis.workers.process import run_main
@@ -24,11 +24,11 @@ log = logging.getLogger("memanto.release")
 
 
 def dimensions(settings: Settings) -> int:
-    """The model's vector size: from its folder, or by loading it when the folder does not
-    say."""
-    dims = folder_dims(model_path(settings.embed_model))
+    """The model's vector size: from MEMANTO_EMBEDDINGS_DIMS or the local model's folder, or
+    by asking the service or loading the model when neither says."""
+    dims = known_dims(settings)
     if dims is None:
-        dims = int(load_vectorizer(settings.embed_model).dims)
+        dims = int(make_vectorizer(settings).dims)
     return dims
 
 

@@ -50,6 +50,8 @@ async def _live_session(request: Request) -> SessionClaims:
 async def remember(request: Request) -> JSONResponse:
     claims = _agent_session(request)
     svc = services(request)
+    # A refused flood is turned away before its body is read.
+    svc.memories.ensure_may_write(claims.agent_id)
     item = await parse(request, MemoryIn, svc.settings.max_body_bytes)
     (memory,) = await svc.memories.remember(claims.agent_id, [item.draft()], claims,
                                             once=once(request, f"agent.{claims.agent_id}"))
@@ -59,6 +61,7 @@ async def remember(request: Request) -> JSONResponse:
 async def batch_remember(request: Request) -> JSONResponse:
     claims = _agent_session(request)
     svc = services(request)
+    svc.memories.ensure_may_write(claims.agent_id)
     batch = await parse(request, BatchIn, svc.settings.max_body_bytes)
     outcomes = await svc.memories.remember_valid(
         claims.agent_id, batch_items(batch.memories), claims,

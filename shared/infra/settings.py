@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     max_swarm_facts: int = Field(10_000, ge=0)
     versions_kept: int = Field(100, ge=0)
     schedule_min_interval: int = Field(60, ge=0)
+    # Seconds a 429 is held before it is sent, which slows a flooding client down.
+    rate_limit_hold: float = Field(0.5, ge=0, le=5, description="seconds from 0 to 5")
     # Embeddings: a local sentence-transformers model by default.
     embed_model: str = "all-MiniLM-L6-v2"
     # CPU threads for the web process's query embeddings (the worker uses every core).

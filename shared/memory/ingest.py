@@ -19,6 +19,7 @@ from typing import Any, cast
 
 import redis
 
+from memanto_redis.shared.errors import Busy
 from memanto_redis.shared.infra import keys, scripts
 from memanto_redis.shared.infra.replies import text
 from memanto_redis.shared.memory.record import Memory
@@ -98,6 +99,7 @@ class Indexer:
         self._index_memory = client.register_script(scripts.INDEX_MEMORY)
         self._mark_failed = client.register_script(scripts.MARK_FAILED)
         self._next_claim = 0.0
+        self._should_stop: Callable[[], bool] = lambda: False
         self.indexed = 0
 
     def ensure_group(self) -> None:
@@ -121,6 +123,7 @@ class Indexer:
 
     def run(self, should_stop: Callable[[], bool] = lambda: False, burst: bool = False) -> None:
         """Loop until told to stop, or (burst) until the stream has nothing new."""
+        self._should_stop = should_stop
         grouped = False
         while not should_stop():
             try:
@@ -211,13 +214,36 @@ class Indexer:
         if not good:
             return
         try:
-            vectors = self.embed_many([memory.content for _, memory in good])
+            vectors = self.embed_waiting(good)
+            if vectors is None:  # stopped while waiting: the entries stay pending
+                return
         except Exception as exc:  # the model may raise anything; find the culprit alone
             log.warning("batch embedding failed (%s); embedding one at a time", exc)
             self.process_one_by_one(good)
             return
         self.commit([(entry, memory, vector)
                      for (entry, memory), vector in zip(good, vectors, strict=True)])
+
+    def embed_waiting(self, entries: list[Decoded]) -> list[bytes] | None:
+        """The entries' vectors. While the embedding service is away (Busy), no entry is at
+        fault: the batch is held (re-claimed without counting a delivery, so no other worker
+        takes it and nothing is dead-lettered for it) and retried, until it answers or the
+        worker is told to stop (None)."""
+        pause = 0.5
+        while True:
+            try:
+                return self.embed_many([memory.content for _, memory in entries])
+            except Busy as exc:
+                if self._should_stop():
+                    return None
+                log.warning("%s; holding %d entries, retrying in %.1f s", exc, len(entries),
+                            pause)
+                self.redis.xclaim(keys.INGEST_STREAM, keys.INGEST_GROUP, self.consumer, 0,
+                                  [entry.entry_id for entry, _ in entries], justid=True)
+                deadline = time.monotonic() + pause
+                while time.monotonic() < deadline and not self._should_stop():
+                    time.sleep(0.05)
+                pause = min(pause * 2, 2.0)
 
     def drop_stale(self, entries: list[Decoded]) -> list[Decoded]:
         """Ack, without embedding them, entries whose memory was deleted, indexed already or

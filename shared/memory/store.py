@@ -34,6 +34,8 @@ from memanto_redis.shared.memory.rules import MEMORY_ID_RE
 _SESSION_GONE, _SESSION_REPLACED, _BACKLOG_FULL, _NO_AGENT = 1, 2, 3, 4
 # The script's answers that carry a value: a retry's records, a refusal's figure.
 _REPLAY, _RATE_LIMITED, _OVER_BURST, _AT_CAP = 5, 6, 7, 8
+# Refused agents one process remembers at most.
+_MAX_NOTED = 10_000
 # A memory still waiting for its vector that holds this share of a query's words ranks
 # before the indexed ones.
 STRONG_MATCH = 0.5
@@ -81,6 +83,10 @@ class MemoryStore:
         self.max_backlog = max_backlog
         self.idempotency_seconds = idempotency_seconds
         self.quota = quota or WriteQuota()
+        # Agents this process saw refused for want of a token, until when (monotonic): their
+        # next writes are refused here, before the body is read or Redis asked, so a flood
+        # of refused writes costs the door little (other processes learn on their own).
+        self._refused_until: dict[str, float] = {}
         self._remember = HotScript(redis, scripts.REMEMBER)
 
     async def remember(self, agent_id: str, drafts: list[Draft],
@@ -92,6 +98,7 @@ class MemoryStore:
         `owner_exists=False` skips the agent check for owners that are not agents (the
         users of the /memories dialect). With `once` (a caller's Idempotency-Key), a retry
         within the window gets the memories of the first request, stored once."""
+        self.ensure_may_write(agent_id)
         now = time.time()
         session_id = session.session_id if session else None
         # A microsecond apart, so that the newest-first order of a batch is well defined.
@@ -113,6 +120,9 @@ class MemoryStore:
             args += [memory.memory_id, record]
         code = await self._remember(script_keys, args)
         if isinstance(code, list):
+            if int(code[0]) == _RATE_LIMITED and len(drafts) == 1:
+                # Exactly when one token is back: no write of this agent passes before.
+                self._note_refusal(agent_id, float(code[1]))
             refused(agent_id, len(drafts), int(code[0]), code[1])
             # A retry: the first request's memories.
             return [Memory.from_dict(record) for record in json.loads(code[1])]
@@ -125,6 +135,23 @@ class MemoryStore:
         elif code == _NO_AGENT:
             raise NotFound(f"agent {agent_id!r} not found")
         return memories
+
+    def ensure_may_write(self, agent_id: str) -> None:
+        """RateLimited while this process knows the agent has no token yet."""
+        until = self._refused_until.get(agent_id)
+        if until is None:
+            return
+        wait = until - time.monotonic()
+        if wait <= 0:
+            del self._refused_until[agent_id]
+            return
+        raise RateLimited(f"agent {agent_id!r} is writing faster than its quota allows; "
+                          f"retry in {retry_after(wait)} s", retry_after(wait))
+
+    def _note_refusal(self, agent_id: str, wait: float) -> None:
+        if len(self._refused_until) >= _MAX_NOTED:
+            self._refused_until.clear()  # only a shortcut: the script still decides
+        self._refused_until[agent_id] = time.monotonic() + wait
 
     async def replayed(self, agent_id: str, once: Once) -> list[Memory] | None:
         """The memories a write with this key queued, while the window lasts."""

@@ -20,6 +20,8 @@ def test_defaults_without_any_variable():
     assert (settings.max_deliveries, settings.max_backlog) == (5, 500_000)
     assert settings.embed_model == "all-MiniLM-L6-v2"
     assert settings.web_embed_threads == 1
+    assert (settings.embeddings_url, settings.embeddings_api_key) == ("", "")
+    assert (settings.embeddings_dims, settings.embeddings_timeout) == (None, 30.0)
     assert settings.max_body_bytes == 2 * 1024 * 1024
     assert (settings.stm_max_entries, settings.stm_idle_seconds) == (200, 24 * 3600)
     assert (settings.swarm_default_ttl, settings.swarm_max_ttl) == (3600, 7 * 24 * 3600)
@@ -47,6 +49,12 @@ ENVIRONMENT = [
     ("idempotency_seconds", "MEMANTO_IDEMPOTENCY_SECONDS", "60", 60),
     ("embed_model", "MEMANTO_EMBED_MODEL", "/models/mine", "/models/mine"),
     ("web_embed_threads", "MEMANTO_WEB_EMBED_THREADS", "4", 4),
+    # The service's root, whether given as such or as its endpoint.
+    ("embeddings_url", "MEMANTO_EMBEDDINGS_URL", " http://embed.internal:8100/v1/embeddings/",
+     "http://embed.internal:8100"),
+    ("embeddings_api_key", "MEMANTO_EMBEDDINGS_API_KEY", "embed-key", "embed-key"),
+    ("embeddings_dims", "MEMANTO_EMBEDDINGS_DIMS", "384", 384),
+    ("embeddings_timeout", "MEMANTO_EMBEDDINGS_TIMEOUT", "2.5", 2.5),
     ("max_body_bytes", "MEMANTO_MAX_BODY_BYTES", "1024", 1024),
     ("stm_max_entries", "MEMANTO_STM_MAX_ENTRIES", "3", 3),
     ("stm_idle_seconds", "MEMANTO_STM_IDLE_SECONDS", "60", 60),
@@ -124,6 +132,7 @@ def test_settings_are_immutable():
 
 
 WHOLE = "a whole number >= {}"
+EMBED_URL = "an http:// or https:// URL (the service's root, /v1/embeddings is added)"
 BAD_VALUES = [
     ("MEMANTO_BATCH_SIZE", "abc", WHOLE.format(1)),
     ("MEMANTO_BATCH_SIZE", "0", WHOLE.format(1)),
@@ -147,6 +156,12 @@ BAD_VALUES = [
     ("MEMANTO_REDIS_WAIT_SECONDS", "x", "a number"),
     ("MEMANTO_WEBHOOK_TIMEOUT", "10s", "a number"),
     ("MEMANTO_HEARTBEAT_SECONDS", "0", "a number of seconds > 0"),
+    ("MEMANTO_EMBEDDINGS_URL", "embed.internal:8100", EMBED_URL),
+    ("MEMANTO_EMBEDDINGS_URL", "ftp://embed.internal", EMBED_URL),
+    ("MEMANTO_EMBEDDINGS_URL", "http://", EMBED_URL),
+    ("MEMANTO_EMBEDDINGS_DIMS", "0", WHOLE.format(1)),
+    ("MEMANTO_EMBEDDINGS_DIMS", "many", WHOLE.format(1)),
+    ("MEMANTO_EMBEDDINGS_TIMEOUT", "0", "a number of seconds > 0"),
     ("LOG_FORMAT", "xml", "'json' (one object per line) or 'text'"),
     ("LOG_LEVEL", "loud", "DEBUG, INFO, WARNING or ERROR"),
 ]
