@@ -104,9 +104,10 @@ def redis_command(port: int, data_dir: Path | str) -> list[str]:
     return [*CLI, "redis-server", "--port", str(port), "--data-dir", str(data_dir)]
 
 
-def redis_answers(port: int) -> bool:
+def redis_answers(port: int, password: str | None = None) -> bool:
     """Whether a Redis on the loopback `port` answers PING (and has its data loaded)."""
-    client = redis.Redis(host=LOOPBACK, port=port, socket_connect_timeout=1, socket_timeout=1)
+    client = redis.Redis(host=LOOPBACK, port=port, password=password,
+                         socket_connect_timeout=1, socket_timeout=1)
     try:
         return bool(client.ping())
     except (redis.ConnectionError, redis.TimeoutError):

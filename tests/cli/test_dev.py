@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -20,7 +21,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
+from memanto_redis.cli.dev import banner, ensure_env_file, read_env_file
 from memanto_redis.cli.processes import redis_answers
 from memanto_redis.cli.supervisor import (
     Program,
@@ -46,18 +49,33 @@ class Dev:
         self.redis_port = free_port()
         port = free_port()
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
-        env = dict(os.environ)
+        # A Redis URL in the env file, as `memanto dev` wrote it before it gave its Redis a
+        # password: this start gives it one (and the other secrets come from the
+        # environment, so the admin key is not printed).
+        self.env_file = tmp / ".env"
+        self.env_file.write_text(f"REDIS_URL=redis://127.0.0.1:{self.redis_port}/0\n")
+        self.env_file.chmod(0o644)
+        env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
         env.update({
-            "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0", "PORT": str(port),
+            "PORT": str(port),
             "HOST": "127.0.0.1", "MEMANTO_API_KEY": ADMIN_KEY, "MEMANTO_JWT_SECRET": JWT_SECRET,
             "HF_HUB_OFFLINE": "1", "MEMANTO_CLAIM_IDLE_MS": "1000",
             "MEMANTO_SCHEDULER_LOCK_MS": "1500", "MEMANTO_WEBHOOK_RETRY_INTERVALS": "1,1",
             "MEMANTO_WEBHOOK_TIMEOUT": "3", "MEMANTO_WEBHOOK_ALLOW": "127.0.0.1",
         })
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen([*CLI, "dev", "--env-file", str(tmp / ".env")],
+            self.proc = subprocess.Popen([*CLI, "dev", "--env-file", str(self.env_file)],
                                          cwd=tmp, env=env, stdout=out,
                                          stderr=subprocess.STDOUT)
+
+    @property
+    def redis_url(self) -> str:
+        return read_env_file(self.env_file)["REDIS_URL"]
+
+    @property
+    def redis_password(self) -> str | None:
+        return redis.Redis.from_url(self.redis_url).connection_pool.connection_kwargs.get(
+            "password")
 
     def text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -172,6 +190,77 @@ def test_a_process_that_keeps_dying_is_given_up_loudly():
     assert pauses == sorted(pauses) and pauses[-1] <= 0.2, pauses
 
 
+def mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+@pytest.fixture
+def bare_env(monkeypatch):
+    """No local settings in the environment: `memanto dev` generates them all."""
+    for name in ("REDIS_URL", "PORT", "HOST", "MEMANTO_API_KEY", "MEMANTO_JWT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_a_new_env_file_is_private_and_its_redis_has_a_password(tmp_path, bare_env):
+    path = tmp_path / ".env"
+    old = os.umask(0)  # what a create-then-chmod would leave world-readable meanwhile
+    try:
+        first = ensure_env_file(path)
+    finally:
+        os.umask(old)
+    assert mode(path) == 0o600
+    assert read_env_file(path) == first.values
+    url = redis.connection.parse_url(first.values["REDIS_URL"])
+    assert url["host"] == "127.0.0.1" and len(url["password"]) >= 32
+    assert first.generated == {"REDIS_URL", "PORT", "HOST", "MEMANTO_API_KEY",
+                               "MEMANTO_JWT_SECRET"}
+    key = first.values["MEMANTO_API_KEY"]
+    shown = banner(first.values, path, first.generated, ".data/redis")
+    assert key in shown and url["password"] not in shown and ":***@127.0.0.1" in shown
+    # The next start generates nothing and prints no key.
+    again = ensure_env_file(path)
+    assert again.values == first.values and again.generated == set()
+    assert key not in banner(again.values, path, again.generated, ".data/redis")
+
+
+def test_a_loose_env_file_is_tightened_and_a_local_redis_url_gets_a_password(tmp_path,
+                                                                                bare_env):
+    path = tmp_path / ".env"
+    path.write_text("# mine\nREDIS_URL=redis://127.0.0.1:6390/0\nMEMANTO_API_KEY=mk_kept\n"
+                    "MEMANTO_JWT_SECRET=" + "s" * 48 + "\n")
+    path.chmod(0o644)
+    local = ensure_env_file(path)
+    assert mode(path) == 0o600
+    assert local.generated == {"REDIS_URL", "PORT", "HOST"}
+    url = redis.connection.parse_url(local.values["REDIS_URL"])
+    assert (url["port"], url["db"]) == (6390, 0) and url["password"]
+    text = path.read_text()
+    assert text.startswith("# mine\nREDIS_URL=redis://:") and "MEMANTO_API_KEY=mk_kept\n" in text
+    # A Redis elsewhere, or one with a password already, is left as it is.
+    for url in ("redis://redis.internal:6379/0", "redis://:given@127.0.0.1:6379/0"):
+        path.write_text(f"REDIS_URL={url}\n")
+        assert ensure_env_file(path).values["REDIS_URL"] == url
+
+
+def test_the_embedded_redis_requires_its_password(dev):
+    assert mode(dev.env_file) == 0o600
+    password = dev.redis_password
+    assert password and len(password) >= 32
+    # Without it, as any local process could try (plain RESP, as redis-cli sends it).
+    with socket.create_connection(("127.0.0.1", dev.redis_port), timeout=5) as anonymous:
+        anonymous.sendall(b"PING\r\n")
+        assert anonymous.recv(200).startswith(b"-NOAUTH Authentication required")
+        anonymous.sendall(b"GET memanto:anything\r\n")
+        assert anonymous.recv(200).startswith(b"-NOAUTH")
+    assert redis_answers(dev.redis_port, password)
+    # Neither on redis-server's command line nor in what `memanto dev` printed; the admin
+    # key (from the environment here) is not printed either.
+    cmdline = Path(f"/proc/{dev.pid('redis')}/cmdline").read_bytes()
+    assert b"redis-server" in cmdline and password.encode() not in cmdline
+    assert password not in dev.text() and ADMIN_KEY not in dev.text()
+    assert "Admin API key: MEMANTO_API_KEY from the environment" in dev.text()
+
+
 def test_a_killed_worker_is_restarted_and_indexes(dev, agent):
     first = dev.pid("worker")
     os.kill(first, signal.SIGKILL)
@@ -208,7 +297,8 @@ def test_every_process_takes_up_its_work_after_redis_restarts(dev, agent):
         remember_and_wait(dev, agent, "written before Redis is killed")
         time.sleep(1.2)  # appendfsync everysec
         os.kill(dev.pid("redis"), signal.SIGKILL)
-        wait_until(lambda: len(dev.pids("redis")) == 2 and redis_answers(dev.redis_port), 30,
+        wait_until(lambda: len(dev.pids("redis")) == 2
+                   and redis_answers(dev.redis_port, dev.redis_password), 30,
                    0.1, what="Redis to be restarted")
         back = time.monotonic()
         # The web process and the worker, at once.
