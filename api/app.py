@@ -20,8 +20,8 @@ from memanto_redis.api.observe import Observe
 from memanto_redis.api.services import Services
 from memanto_redis.shared.errors import MemantoError
 from memanto_redis.shared.infra import logs
-from memanto_redis.shared.infra.settings import ConfigError, Settings
 from memanto_redis.shared.infra.remote_embeddings import shown
+from memanto_redis.shared.infra.settings import ConfigError, Settings
 
 log = logging.getLogger("memanto.api")
 
@@ -58,10 +58,10 @@ def create_app(settings: Settings | None = None, vectorizer: Any = None) -> Star
         except (ConfigError, MemantoError) as exc:
             _give_up(exc)
         loading = None if svc.model.ready else asyncio.create_task(_load_model(svc))
-        try:
         if current.embeddings_url:  # nothing loads: the service embeds
             log.info("%s (the embedding service at %s, %d dimensions)", MODEL_READY,
                      shown(current.embeddings_url), svc.model.dims)
+        try:
             yield {"services": svc}
         finally:
             if loading is not None:

@@ -56,7 +56,8 @@ STATUS: dict[type[MemantoError], int] = {
 
 
 # A Busy error's reason in memanto_http_rejections_total; any other Busy is the backlog's.
-BUSY_REASONS = {"ModelLoading": "model_loading", "InboxBusy": "inbox_waiters"}
+BUSY_REASONS = {"ModelLoading": "model_loading", "InboxBusy": "inbox_waiters",
+                "EmbeddingsUnavailable": "embeddings_unavailable"}
 
 
 def status_of(exc: MemantoError) -> int:

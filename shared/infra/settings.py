@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from annotated_types import Ge
 from pydantic import AliasChoices, Field, ValidationError, field_validator
@@ -77,6 +78,15 @@ class Settings(BaseSettings):
     embed_model: str = "all-MiniLM-L6-v2"
     # CPU threads for the web process's query embeddings (the worker uses every core).
     web_embed_threads: int = Field(1, ge=1)
+    # Embeddings from a service instead (any OpenAI-compatible /v1/embeddings, such as
+    # `memanto embed-server`): the web and workers then need no torch. The key is sent as a
+    # Bearer token (and `memanto embed-server` asks for it); the size of the vectors is asked
+    # of the service once at start unless given here.
+    embeddings_url: str = Field("", description="an http:// or https:// URL (the service's "
+                                "root, /v1/embeddings is added)")
+    embeddings_api_key: str = Field("", repr=False)
+    embeddings_dims: int | None = Field(None, ge=1, description="a whole number >= 1")
+    embeddings_timeout: float = Field(30.0, gt=0, description="a number of seconds > 0")
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
     # Uploads (upload-file): the largest file taken (streamed to disk, never held in
     # memory), and the most memories, one per chunk of its text, one file may make.
@@ -133,6 +143,16 @@ class Settings(BaseSettings):
         if not isinstance(value, str):
             return value
         return value.strip().lower() if info.field_name == "log_format" else value.strip().upper()
+
+    @field_validator("embeddings_url")
+    @classmethod
+    def _service_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        parts = urlsplit(value)
+        if value and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ValueError("not an http(s) URL")
+        # Given as the root or as the endpoint itself: either way, the root.
+        return value.removesuffix("/v1/embeddings").removesuffix("/v1")
 
     @field_validator("webhook_retry_intervals", mode="before")
     @classmethod
