@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -157,8 +158,10 @@ class Attempt:
 
 
 def post(url: str, content: bytes, headers: dict[str, str], timeout: float, allow: Allow,
-         resolver: Resolver = system_resolver) -> Attempt:
-    """POST `content` to `url` at an address the policy admits, checked once and used."""
+         resolver: Resolver = system_resolver, verify: ssl.SSLContext | bool = True
+         ) -> Attempt:
+    """POST `content` to `url` at an address the policy admits, checked once and used.
+    `verify`: how https certificates are checked (default: the system's CAs)."""
     target = httpx.URL(url)
     host = target.raw_host.decode("ascii")  # IDNA-encoded, as DNS and TLS spell it
     port = target.port or (443 if target.scheme == "https" else 80)
@@ -174,7 +177,8 @@ def post(url: str, content: bytes, headers: dict[str, str], timeout: float, allo
     pinned = target.copy_with(host=str(address))
     # trust_env=False: no proxy from HTTP(S)_PROXY (a proxy would resolve the name again,
     # and may itself be internal), no .netrc credentials.
-    with httpx.Client(trust_env=False, follow_redirects=False, timeout=timeout) as client:
+    with httpx.Client(trust_env=False, follow_redirects=False, timeout=timeout,
+                      verify=verify) as client:
         try:
             request = client.build_request(
                 "POST", pinned, content=content, extensions=extensions,

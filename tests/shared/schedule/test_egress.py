@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -180,3 +181,63 @@ def test_coarse_outcomes(receiver):
 
     attempt = send("https://nowhere.example.invalid/hook", Allow(), unknown)
     assert attempt == egress.Attempt(None, egress.UNRESOLVED) and not attempt.final
+
+
+def certificate(name: str) -> tuple[bytes, bytes]:
+    """A self-signed certificate for `name` and its key, in PEM."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    return (cert.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()))
+
+
+def test_https_to_the_checked_address_verifies_the_name(tmp_path):
+    """Sent to the IP that was checked, the TLS handshake still names the host (SNI) and
+    the certificate is verified against that name, not the IP."""
+    name = "hooks.example.invalid"
+    cert, key = certificate(name)
+    (tmp_path / "cert.pem").write_bytes(cert)
+    (tmp_path / "key.pem").write_bytes(key)
+    served = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    served.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    names: list[str | None] = []
+    served.sni_callback = lambda sock, server_name, context: names.append(server_name)
+    Receiver.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Receiver)
+    server.socket = served.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    trusting = ssl.create_default_context(cadata=cert.decode())
+
+    def resolver(host: str, port: int) -> list[egress.AddrInfo]:
+        return [info("127.0.0.1", port)]
+
+    try:
+        url = f"https://{name}:{server.server_port}/ok"
+        assert egress.post(url, b"{}", {}, 5, LOOPBACK, resolver, trusting) == egress.Attempt(
+            200, None)
+        assert names == [name]
+        assert Receiver.seen[0]["Host"] == f"{name}:{server.server_port}"
+        # A name the certificate does not hold fails the handshake, at the same address.
+        other = f"https://other.example.invalid:{server.server_port}/ok"
+        assert egress.post(other, b"{}", {}, 5, LOOPBACK, resolver, trusting) == egress.Attempt(
+            None, egress.CONNECT_ERROR)
+        assert len(Receiver.seen) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
