@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+from typing import Any
 
 from memanto_redis.cli import output
 from memanto_redis.cli.config import CliConfig
@@ -247,16 +248,34 @@ def _readiness(client: Memanto, report: dict) -> list[str]:
 
 def apikey_create(args: argparse.Namespace, config: CliConfig) -> None:
     _need_key(config)
-    created = _client(config).create_api_key(args.name)
+    scope = {"admin": args.admin, "agents": _names(args.agents), "users": _names(args.users),
+             "read_only": args.read_only, "may_activate": args.may_activate,
+             "may_manage_agents": args.may_manage_agents}
+    created = _client(config).create_api_key(args.name, **scope)
     output.emit(created, args.json, f"API key '{created['name']}' created:\n"
                 f"{created['api_key']}\nStore it now: it is not shown again.")
+
+
+def _names(listed: str) -> list[str]:
+    return [part.strip() for part in listed.split(",") if part.strip()]
+
+
+def _scope(key: dict[str, Any]) -> str:
+    """A key's scope in one line: admin, or its agents, users and flags."""
+    if key.get("admin", True):
+        return "admin"
+    parts = [f"agents {','.join(key['agents'])}" if key["agents"] else "",
+             f"users {','.join(key['users'])}" if key["users"] else "",
+             *(flag.replace("_", "-") for flag in ("read_only", "may_activate",
+                                                   "may_manage_agents") if key.get(flag))]
+    return "  ".join(p for p in parts if p)
 
 
 def apikey_list(args: argparse.Namespace, config: CliConfig) -> None:
     _need_key(config)
     keys = _client(config).list_api_keys()
     text = "\n".join(f"{k['name']:<24} {k['prefix']}...  created {output.when(k['created_at'])}"
-                     for k in keys) or "No named API keys."
+                     f"  {_scope(k)}" for k in keys) or "No named API keys."
     output.emit({"api_keys": keys, "count": len(keys)}, args.json, text)
 
 

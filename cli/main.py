@@ -123,9 +123,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     apikey = verbs.add_parser("apikey", help="named API keys").add_subparsers(
         dest="action", required=True)
-    verb(apikey, "create", commands.apikey_create, "create a key (shown once)").add_argument(
-        "name")
-    verb(apikey, "list", commands.apikey_list, "list keys (names only)")
+    create = verb(apikey, "create", commands.apikey_create, "create a key (shown once)")
+    create.add_argument("name")
+    create.add_argument("--admin", action="store_true", help="reaches everything, keys too")
+    create.add_argument("--agents", default="",
+                        help="comma-separated agent-id patterns, e.g. 'support-*'")
+    create.add_argument("--users", default="",
+                        help="comma-separated user ids (the /memories user spaces)")
+    create.add_argument("--read-only", action="store_true", help="may only read")
+    create.add_argument("--may-activate", action="store_true",
+                        help="may activate and deactivate its agents (and take their tokens)")
+    create.add_argument("--may-manage-agents", action="store_true",
+                        help="may create and delete agents within its patterns")
+    verb(apikey, "list", commands.apikey_list, "list keys and their scopes")
     verb(apikey, "revoke", commands.apikey_revoke, "revoke a key").add_argument("name")
     return parser
 

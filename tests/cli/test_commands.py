@@ -424,7 +424,8 @@ def test_bootstrap_card(cli):
 
 def test_named_api_keys(cli):
     name = f"cli-key-{uuid.uuid4().hex[:8]}"
-    out = cli.ok("apikey", "create", name).out
+    out = cli.ok("apikey", "create", name, "--agents", "cli-named-key-*,other-*",
+                 "--may-manage-agents").out
     created = lines_of(out)
     assert created[0] == f"API key '{name}' created:"
     key = created[1]
@@ -433,7 +434,8 @@ def test_named_api_keys(cli):
 
     try:
         listing = cli.ok("apikey", "list").out
-        assert re.search(rf"^{re.escape(name)} +{re.escape(key[:7])}\.\.\.  created {WHEN}$",
+        assert re.search(rf"^{re.escape(name)} +{re.escape(key[:7])}\.\.\.  created {WHEN}"
+                         r"  agents cli-named-key-\*,other-\*  may-manage-agents$",
                          listing, re.M), listing
         assert key not in listing
         keys_json = cli.ok("apikey", "list", "--json").json()
@@ -445,7 +447,7 @@ def test_named_api_keys(cli):
         listed = cli.ok("agent", "list", "--json", env=as_named).json()["agents"]
         assert agent in [a["agent_id"] for a in listed]
         assert "Available Agents:" in cli.ok("agent", "list", env=as_named).out
-        assert "admin key" in cli.fails("apikey", "list", env=as_named)
+        assert "admin API key" in cli.fails("apikey", "list", env=as_named)
     finally:
         out = cli.ok("apikey", "revoke", name).out
     assert out == f"API key '{name}' revoked\n"

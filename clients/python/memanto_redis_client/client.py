@@ -130,8 +130,10 @@ class Memanto:
         return self.request("POST", f"/api/v2/agents/{agent_id}/deactivate")
 
     # -- API keys --------------------------------------------------------------------------
-    def create_api_key(self, name: str) -> dict:
-        return self.request("POST", "/api/v2/apikeys", json={"name": name})
+    def create_api_key(self, name: str, **scope: object) -> dict:
+        """A named key: admin=True, or a tenant key with agents (patterns), users and the
+        read_only, may_activate and may_manage_agents flags."""
+        return self.request("POST", "/api/v2/apikeys", json={"name": name, **scope})
 
     def list_api_keys(self) -> list[dict]:
         return self.request("GET", "/api/v2/apikeys")["api_keys"]
