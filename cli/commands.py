@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+from pathlib import Path
 from typing import Any
 
 from memanto_redis.cli import output
 from memanto_redis.cli.config import CliConfig
 from memanto_redis_client import AgentHandle, ApiError, Memanto
+
+# What `memanto upload` sends (the server refuses the rest all the same).
+UPLOAD_TYPES = (".csv", ".docx", ".json", ".md", ".pdf", ".txt", ".xlsx")
 
 
 def _client(config: CliConfig) -> Memanto:
@@ -101,20 +105,32 @@ def agent_bootstrap(args: argparse.Namespace, config: CliConfig) -> None:
     output.emit(card, args.json, output.bootstrap_card(card))
 
 
+def _yes(question: str) -> bool:
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
 def agent_delete(args: argparse.Namespace, config: CliConfig) -> None:
+    """As MEMANTO's: the agent's memories are kept (and come back with an agent created
+    again under its id) unless --delete-memories, or a yes at the prompt."""
     _need_key(config)
+    delete_memories = args.delete_memories
     if not args.yes:
         if not sys.stdin.isatty():
-            output.fail("deleting an agent removes all its memories: add --yes to confirm")
-        answer = input(f"Delete agent '{args.name}' and all its memories? [y/N] ")
-        if answer.strip().lower() not in ("y", "yes"):
+            output.fail("deleting an agent cannot be undone: add --yes (or --force) to "
+                        "confirm")
+        if not _yes(f"Delete agent '{args.name}'?"):
             output.fail("not deleted")
-    result = _client(config).delete_agent(args.name)
+        if delete_memories is None:
+            delete_memories = _yes("Delete its memories too? (kept, they come back when "
+                                   "the agent is created again)")
+    result = _client(config).delete_agent(args.name, delete_memories=bool(delete_memories))
     if config.agent_id == args.name:
         config.agent_id = None
         config.forget_session()
-    output.emit(result, args.json, f"Agent '{args.name}' deleted "
-                f"({result['memories_deleted']} memories removed)")
+    kept = "its memories are kept: creating it again brings them back"
+    output.emit(result, args.json, f"Agent '{args.name}' deleted (" + (
+        f"{result.get('memories_deleted', 0)} memories removed" if delete_memories else kept)
+        + ")")
 
 
 # -- session -------------------------------------------------------------------------------
@@ -152,14 +168,28 @@ def remember(args: argparse.Namespace, config: CliConfig) -> None:
 
 
 def recall(args: argparse.Namespace, config: CliConfig) -> None:
+    """By meaning; or, as MEMANTO's flags ask, the newest (--recent), what was held then
+    (--as-of) or what changed since (--changed-since). Active and expired memories alike
+    unless --active or --expired."""
+    status = "active" if args.active else "expired" if args.expired else None
+    if args.recent and args.query:
+        output.fail("--recent lists the newest memories: leave out the query")
+    if args.as_of and status:
+        output.fail("--as-of gives what was active then: leave out --active/--expired")
+    if not (args.query or args.recent or args.as_of or args.changed_since):
+        output.fail("give a query, or one of --recent, --as-of, --changed-since")
     handle = _session(config)
     filters = {"type": args.type, "tags": _tags(args.tags), "limit": args.limit}
     if args.as_of:
         result = handle.as_of(args.as_of, args.query, **filters)
     elif args.changed_since:
-        result = handle.changed_since(args.changed_since, args.query, **filters)
+        result = handle.changed_since(args.changed_since, args.query, status=status,
+                                      **filters)
+    elif args.recent:
+        result = handle.recent(status=status, **filters)
     else:
-        result = handle.recall(args.query, **filters)
+        result = handle.recall(args.query, status=status,
+                               min_similarity=args.min_similarity, **filters)
     output.emit(result, args.json, output.memories(result["memories"]))
 
 
@@ -167,7 +197,9 @@ def memory_edit(args: argparse.Namespace, config: CliConfig) -> None:
     result = _session(config).edit(
         args.id, content=args.content, title=args.title, type=args.type,
         confidence=args.confidence, tags=_tags(args.tags), source=args.source)
-    output.emit(result, args.json, "Memory updated\n" + output.memory(result))
+    # The memory as it is now (MEMANTO's answer puts it under "memory").
+    output.emit(result, args.json, "Memory updated\n" + output.memory(result.get("memory",
+                                                                                 result)))
 
 
 def memory_forget(args: argparse.Namespace, config: CliConfig) -> None:
@@ -176,13 +208,30 @@ def memory_forget(args: argparse.Namespace, config: CliConfig) -> None:
 
 
 def memory_expire(args: argparse.Namespace, config: CliConfig) -> None:
-    result = _session(config).expire(args.id)
+    result = _session(config).expire(args.id, reason=args.reason)
     output.emit(result, args.json, f"Memory {args.id} expired")
 
 
 def memory_restore(args: argparse.Namespace, config: CliConfig) -> None:
     result = _session(config).restore(args.id)
     output.emit(result, args.json, f"Memory {args.id} restored")
+
+
+def upload(args: argparse.Namespace, config: CliConfig) -> None:
+    """A file's text as memories, one per chunk (the server reads and cuts it)."""
+    path = Path(args.file)
+    if not path.is_file():
+        output.fail(f"file not found: {args.file}")
+    if path.suffix.lower() not in UPLOAD_TYPES:
+        output.fail(f"file type '{path.suffix or path.name}' is not supported; allowed: "
+                    + ", ".join(UPLOAD_TYPES))
+    result = _session(config).upload_file(path)
+    output.emit(result, args.json, "\n".join([
+        f"File uploaded: {result['chunks']} chunk(s) queued as memories",
+        f"File: {result['file_name']}  ({output.size(result['file_size'])})",
+        f"Source: {result['source']}",
+        f"Namespace: {result['namespace']}",
+    ]))
 
 
 def memory_history(args: argparse.Namespace, config: CliConfig) -> None:

@@ -56,9 +56,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("name", nargs="?")
     sub = verb(agent, "bootstrap", commands.agent_bootstrap, "show the agent's metadata")
     sub.add_argument("name", nargs="?")
-    sub = verb(agent, "delete", commands.agent_delete, "delete an agent and its memories")
+    sub = verb(agent, "delete", commands.agent_delete,
+               "delete an agent (its memories are kept unless --delete-memories)")
     sub.add_argument("name")
-    sub.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    sub.add_argument("-y", "--yes", "-f", "--force", dest="yes", action="store_true",
+                     help="do not ask for confirmation")
+    keep = sub.add_mutually_exclusive_group()
+    keep.add_argument("--delete-memories", dest="delete_memories", action="store_const",
+                      const=True, help="delete its memories too, for good")
+    keep.add_argument("--keep-memories", dest="delete_memories", action="store_const",
+                      const=False, help="keep them (the default): creating the agent "
+                      "again brings them back")
 
     session = verbs.add_parser("session", help="the saved session").add_subparsers(
         dest="action", required=True)
@@ -66,37 +74,56 @@ def build_parser() -> argparse.ArgumentParser:
     sub = verb(session, "extend", commands.session_extend, "push the expiry later")
     sub.add_argument("--hours", type=float, default=6.0)
 
+    # Short flags as MEMANTO's CLI has them: -t type, -c confidence, -s source,
+    # -p provenance, -n limit.
     sub = verb(verbs, "remember", commands.remember, "store a memory")
     sub.add_argument("text")
-    sub.add_argument("--type", choices=TYPES)
+    sub.add_argument("-t", "--type", choices=TYPES, help="left out: the server classifies it")
     sub.add_argument("--tags", help="comma-separated")
-    sub.add_argument("--confidence", type=float)
+    sub.add_argument("-c", "--confidence", type=float)
     sub.add_argument("--title")
-    sub.add_argument("--source")
-    sub.add_argument("--provenance")
+    sub.add_argument("-s", "--source")
+    sub.add_argument("-p", "--provenance")
+    sub = verb(verbs, "upload", commands.upload, "a file's text as memories (.txt .md .csv "
+               ".json .pdf .docx .xlsx)")
+    sub.add_argument("file")
 
-    sub = verb(verbs, "recall", commands.recall, "find memories by meaning")
-    sub.add_argument("query")
-    sub.add_argument("--type", action="append", choices=TYPES)
+    sub = verb(verbs, "recall", commands.recall, "find memories by meaning (active and "
+               "expired alike unless --active or --expired)")
+    sub.add_argument("query", nargs="?", help="not needed with --recent, --as-of or "
+                     "--changed-since")
+    sub.add_argument("-t", "--type", action="append", choices=TYPES)
     sub.add_argument("--tags", help="comma-separated")
-    sub.add_argument("--limit", type=int)
+    sub.add_argument("-n", "--limit", type=int)
+    sub.add_argument("--min-similarity", type=float, help="leave out weaker matches (0-1)")
     when = sub.add_mutually_exclusive_group()
     when.add_argument("--as-of", help="what the agent held then (ISO time or date)")
     when.add_argument("--changed-since", help="memories changed since (ISO time or date)")
+    when.add_argument("--recent", action="store_true", help="the newest memories, no query")
+    status = sub.add_mutually_exclusive_group()
+    status.add_argument("--active", action="store_true", help="active memories only")
+    status.add_argument("--expired", action="store_true", help="expired memories only")
 
     memory = verbs.add_parser("memory", help="one memory: edit, forget, ...").add_subparsers(
         dest="action", required=True)
-    sub = verb(memory, "edit", commands.memory_edit, "change a memory")
+    # edit and forget at the top level too, as MEMANTO has them.
+    for group in (memory, verbs):
+        sub = verb(group, "edit", commands.memory_edit, "change a memory")
+        sub.add_argument("id")
+        sub.add_argument("--content")
+        sub.add_argument("--title")
+        sub.add_argument("-t", "--type", choices=TYPES)
+        sub.add_argument("-c", "--confidence", type=float)
+        sub.add_argument("--tags", help="comma-separated")
+        sub.add_argument("-s", "--source")
+        sub = verb(group, "forget", commands.memory_forget, "delete a memory")
+        sub.add_argument("id")
+        sub.add_argument("-f", "--force", action="store_true",
+                         help="for MEMANTO's scripts: forget never asks")
+    sub = verb(memory, "expire", commands.memory_expire, "mark a memory expired")
     sub.add_argument("id")
-    sub.add_argument("--content")
-    sub.add_argument("--title")
-    sub.add_argument("--type", choices=TYPES)
-    sub.add_argument("--confidence", type=float)
-    sub.add_argument("--tags", help="comma-separated")
-    sub.add_argument("--source")
+    sub.add_argument("-r", "--reason", help="why, kept as its expired_by")
     for name, handler, text in [("show", commands.memory_show, "show a memory"),
-                                ("forget", commands.memory_forget, "delete a memory"),
-                                ("expire", commands.memory_expire, "mark a memory expired"),
                                 ("restore", commands.memory_restore, "make it active again"),
                                 ("history", commands.memory_history, "list its versions")]:
         verb(memory, name, handler, text).add_argument("id")

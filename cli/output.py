@@ -22,6 +22,14 @@ def duration(seconds: float) -> str:
     return f"{hours}h {rest // 60}m"
 
 
+def size(count: int | None) -> str:
+    if count is None:
+        return "size unknown"
+    if count < 1024:
+        return f"{count} bytes"
+    return f"{count / 1024:.1f} KB" if count < 1024 * 1024 else f"{count / 1024 ** 2:.2f} MB"
+
+
 def emit(data: Any, as_json: bool, text: str) -> None:
     print(json.dumps(data, indent=2) if as_json else text)
 

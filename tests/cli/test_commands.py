@@ -205,7 +205,7 @@ def test_agent_delete_needs_yes_without_a_terminal(cli):
     assert name in [a["agent_id"] for a in cli.ok("agent", "list", "--json").json()["agents"]]
     assert cli.config()["agent_id"] == name
 
-    out = cli.ok("agent", "delete", name, "--yes").out
+    out = cli.ok("agent", "delete", name, "--yes", "--delete-memories").out
     assert re.fullmatch(rf"Agent '{re.escape(name)}' deleted \(1 memories removed\)\n", out), out
     assert name not in [a["agent_id"] for a in cli.ok("agent", "list", "--json").json()["agents"]]
     # It was the active agent: its saved session went with it.
@@ -372,8 +372,11 @@ def test_expire_restore_and_forget(cli):
     assert recalled_ids(cli, query) == [memory_id]
 
     assert cli.ok("memory", "expire", memory_id).out == f"Memory {memory_id} expired\n"
-    assert cli.ok("recall", query).out == "No memories found.\n"
-    assert recalled_ids(cli, query) == []
+    # As MEMANTO's, recall shows expired memories too, labelled, unless --active.
+    assert cli.ok("recall", query, "--active").out == "No memories found.\n"
+    assert "(fact, expired)" in cli.ok("recall", query).out
+    assert recalled_ids(cli, query, "--active") == []
+    assert recalled_ids(cli, query, "--expired") == [memory_id]
     assert field(cli.ok("memory", "show", memory_id).out, "Status:") == "indexed / expired"
 
     assert cli.ok("memory", "restore", memory_id).out == f"Memory {memory_id} restored\n"
@@ -566,3 +569,93 @@ def test_a_config_file_that_is_not_an_object_does_not_crash(offline_cli):
     offline_cli.config_path.write_text("[]\n")
     # With no server to reach, the one line is about the server, not the file.
     assert "cannot reach" in offline_cli.fails("agent", "list")
+
+
+# -- MEMANTO's verbs and flags (issue 9) ------------------------------------------------------
+
+def test_top_level_edit_and_forget_and_short_flags(cli):
+    cli.new_agent("aliases")
+    memory_id = cli.remember("Deploys happen on Tuesdays", "-t", "decision", "-c", "0.7",
+                             "-s", "planning-bot", "-p", "inferred")
+    memory = cli.wait_indexed(memory_id)
+    assert (memory["type"], memory["confidence"], memory["source"], memory["provenance"]) == \
+        ("decision", 0.7, "planning-bot", "inferred")
+
+    out = cli.ok("edit", memory_id, "-t", "fact", "-c", "0.95", "-s", "ops-bot").out
+    assert lines_of(out)[0] == "Memory updated"
+    memory = cli.wait_indexed(memory_id)
+    assert (memory["type"], memory["confidence"], memory["source"]) == ("fact", 0.95, "ops-bot")
+    assert recalled_ids(cli, "when are deploys", "-t", "fact", "-n", "1") == [memory_id]
+    assert recalled_ids(cli, "when are deploys", "-t", "decision") == []
+
+    assert cli.ok("forget", memory_id, "-f").out == f"Memory {memory_id} forgotten\n"
+    assert "not found" in cli.fails("memory", "show", memory_id)
+    assert "not found" in cli.fails("forget", memory_id)
+
+
+def test_recall_recent_active_expired_and_min_similarity(cli):
+    cli.new_agent("flags")
+    ids = [cli.remember(text, "-t", "fact") for text in (
+        "The staging database is called atlas", "Lunch is served at noon",
+        "The VPN needs a hardware key")]
+    for memory_id in ids:
+        cli.wait_indexed(memory_id)
+    newest = [m["memory_id"] for m in cli.ok("recall", "--recent", "-n", "2", "--json")
+              .json()["memories"]]
+    assert newest == ids[:0:-1]
+    out = cli.ok("memory", "expire", ids[0], "-r", "renamed").out
+    assert out == f"Memory {ids[0]} expired\n"
+    recent = lambda *flags: [m["memory_id"] for m in cli.ok(  # noqa: E731
+        "recall", "--recent", *flags, "--json").json()["memories"]]
+    assert recent("--expired") == [ids[0]]
+    assert ids[0] not in recent("--active") and set(recent("--active")) == set(ids[1:])
+    assert set(recent()) == set(ids)
+    assert recalled_ids(cli, "what is the staging database", "--min-similarity", "0.99") == []
+    assert ids[0] in recalled_ids(cli, "what is the staging database", "--min-similarity",
+                                  "0.3")
+
+    assert "give a query" in cli.fails("recall")
+    assert "leave out the query" in cli.fails("recall", "lunch", "--recent")
+    assert "--active" in cli.fails("recall", "--as-of", "2025-01-01", "--active")
+
+
+def test_agent_delete_keeps_memories_unless_asked(cli):
+    name = cli.new_agent("keep")
+    memory_id = cli.remember("The agent's notes survive its deletion", "-t", "fact")
+    cli.wait_indexed(memory_id)
+
+    out = cli.ok("agent", "delete", name, "-f").out
+    assert out == (f"Agent '{name}' deleted (its memories are kept: creating it again "
+                   "brings them back)\n")
+    cli.ok("agent", "create", name)
+    cli.ok("agent", "activate", name)
+    assert [m["memory_id"] for m in cli.ok("recall", "--recent", "--json").json()[
+        "memories"]] == [memory_id]
+
+    out = cli.ok("agent", "delete", name, "--force", "--delete-memories").out
+    assert out == f"Agent '{name}' deleted (1 memories removed)\n"
+    cli.ok("agent", "create", name)
+    cli.ok("agent", "activate", name)
+    assert cli.ok("recall", "--recent").out == "No memories found.\n"
+    assert "--yes" in cli.fails("agent", "delete", name, "--keep-memories")
+
+
+def test_upload_a_file_as_memories(cli, tmp_path):
+    cli.new_agent("upload")
+    notes = tmp_path / "team notes.md"
+    notes.write_text("# Team\n\nMaria leads the search team.\n\nOn-call rotates weekly.\n")
+    out = cli.ok("upload", str(notes)).out
+    assert lines_of(out)[0] == "File uploaded: 1 chunk(s) queued as memories"
+    assert field(out, "File:") == f"team notes.md  ({notes.stat().st_size} bytes)"
+    assert field(out, "Source:") == "team_notes.md"
+    (memory_id,) = cli.ok("upload", str(notes), "--json").json()["memory_ids"]
+    memory = cli.wait_indexed(memory_id)
+    assert memory["source"] == "team_notes.md" and "Maria leads" in memory["content"]
+    assert memory_id in recalled_ids(cli, "who leads the search team")
+
+    assert "file not found" in cli.fails("upload", str(tmp_path / "missing.txt"))
+    (tmp_path / "tool.exe").write_bytes(b"MZ")
+    assert "not supported" in cli.fails("upload", str(tmp_path / "tool.exe"))
+    (tmp_path / "empty.txt").write_bytes(b"")
+    error = cli.fails("upload", str(tmp_path / "empty.txt"))
+    assert error == "Error: empty.txt is empty (HTTP 422)"

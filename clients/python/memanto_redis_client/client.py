@@ -14,6 +14,7 @@ It needs only httpx (distribution `memanto-redis-client`, `pip install ./clients
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -37,6 +38,19 @@ class ApiError(ClientError):
 
 
 _NOT_JSON = object()
+
+
+def _detail(body: dict) -> str:
+    """An error answer's message, whatever its envelope: a plain `detail`, MEMANTO's
+    `{"detail": {"error", "message", "details"}}`, or its 422 list of `{loc, msg}`."""
+    detail = body.get("detail")
+    if isinstance(detail, dict) and detail.get("message"):
+        return str(detail["message"])
+    if isinstance(detail, list) and detail:
+        return str(body.get("message") or "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', [])[1:])}: {e.get('msg')}"
+            if isinstance(e, dict) else str(e) for e in detail))
+    return str(detail)
 
 
 def _drop_none(values: dict) -> dict:
@@ -70,7 +84,7 @@ class Memanto:
         if reply.status_code >= 400:
             if isinstance(body, dict) and body.get("detail"):
                 errors = body.get("errors")
-                raise ApiError(reply.status_code, str(body["detail"]),
+                raise ApiError(reply.status_code, _detail(body),
                                errors if isinstance(errors, list) else None)
             raise ApiError(reply.status_code, self._unexpected(path, reply))
         if body is _NOT_JSON:
@@ -94,8 +108,11 @@ class Memanto:
     def get_agent(self, agent_id: str) -> dict:
         return self.request("GET", f"/api/v2/agents/{agent_id}")
 
-    def delete_agent(self, agent_id: str) -> dict:
-        return self.request("DELETE", f"/api/v2/agents/{agent_id}")
+    def delete_agent(self, agent_id: str, delete_memories: bool = True) -> dict:
+        """Delete the agent; its memories too unless `delete_memories` is False (the server,
+        as MEMANTO, keeps them by default, for an agent created again under that id)."""
+        return self.request("DELETE", f"/api/v2/agents/{agent_id}",
+                            params={"delete-backup-too": str(delete_memories).lower()})
 
     def bootstrap(self, agent_id: str) -> dict:
         return self.request("GET", f"/api/v2/agents/{agent_id}/bootstrap")
@@ -158,13 +175,17 @@ class AgentHandle:
         """A request with the session token: `tail` relative to the agent's v2 path, or an
         absolute path. A 401 renews the session once when the client has an API key."""
         path = tail if tail.startswith("/") else f"/api/v2/agents/{self.agent_id}/{tail}"
+        return self._renewing(lambda: self._send(method, path, **kwargs))
+
+    def _renewing(self, send: Callable[[], Any]) -> Any:
+        """`send()`, and after a 401 once more with a new session if there is an API key."""
         try:
-            return self._send(method, path, **kwargs)
+            return send()
         except ApiError as exc:
             if exc.status != 401 or not self.client.api_key:
                 raise
         self.renew()
-        return self._send(method, path, **kwargs)
+        return send()
 
     def _send(self, method: str, path: str, **kwargs: Any) -> Any:
         return self.client.request(method, path, use_key=False,
@@ -192,11 +213,25 @@ class AgentHandle:
     def forget(self, memory_id: str) -> dict:
         return self.call("DELETE", f"memories/{memory_id}")
 
-    def expire(self, memory_id: str) -> dict:
-        return self.call("POST", f"memories/{memory_id}/expire")
+    def expire(self, memory_id: str, reason: str | None = None) -> dict:
+        """Retire a memory (kept, recalled as expired); `reason` becomes its expired_by."""
+        return self.call("POST", f"memories/{memory_id}/expire",
+                         json=_drop_none({"reason": reason}))
 
     def restore(self, memory_id: str) -> dict:
         return self.call("POST", f"memories/{memory_id}/restore")
+
+    def upload_file(self, path: str | Path) -> dict:
+        """A file's text as memories, one per chunk (.txt .md .csv .json .pdf .docx .xlsx).
+        httpx streams the file; it is opened anew if the session must be renewed."""
+        file_path = Path(path)
+
+        def send() -> Any:
+            with file_path.open("rb") as handle:
+                return self._send("POST", f"/api/v2/agents/{self.agent_id}/upload-file",
+                                  files={"file": (file_path.name, handle)})
+
+        return self._renewing(send)
 
     # -- reading ---------------------------------------------------------------------------
     def get(self, memory_id: str) -> dict:
