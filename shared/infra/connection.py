@@ -37,6 +37,12 @@ _KEEPALIVE = {getattr(socket, name): value for name, value in
 CONNECT_TIMEOUT = 5.0
 # Sync clients (workers, scheduler, CLI) PING a connection idle this long before using it.
 HEALTH_CHECK_SECONDS = 30
+# The web process's pool is bounded: a burst of requests waits up to POOL_WAIT_SECONDS for
+# one of POOL_MAX_CONNECTIONS connections (then 503, Redis unavailable) instead of opening
+# a connection per request until Redis's maxclients refuses every process. Inbox
+# long-polls hold connections of their own (shared/schedule/inbox.py).
+POOL_MAX_CONNECTIONS = 128
+POOL_WAIT_SECONDS = 5.0
 
 
 def client_options(*, asynchronous: bool = False) -> dict[str, Any]:
@@ -113,7 +119,10 @@ async def connect_async(url: str, wait_seconds: float = 0.0) -> aredis.Redis:
     # the clock before every command costs the write path measurable time. The pool checks
     # a connection it hands out anyway (a stale one is reconnected), and keepalive costs
     # nothing per command.
-    client = aredis.Redis.from_url(url, **client_options(asynchronous=True))
+    pool = aredis.BlockingConnectionPool.from_url(
+        url, max_connections=POOL_MAX_CONNECTIONS, timeout=POOL_WAIT_SECONDS,
+        **client_options(asynchronous=True))
+    client = aredis.Redis.from_pool(pool)
     deadline = time.monotonic() + wait_seconds
     try:
         while True:

@@ -25,6 +25,9 @@ from memanto_redis.shared.infra.replies import text, text_fields
 STREAM_ID_RE = re.compile(r"^\d{1,20}(-\d{1,20})?$")
 MAX_WAIT = 30.0
 MAX_COUNT = 1000
+# Long-polls one agent may hold in one web process: one agent (or one key looping over it)
+# cannot take every slot of the process from the others.
+MAX_WAITERS_PER_AGENT = 5
 
 # XREAD's reply: per stream, its name and its entries (id, field/value pairs).
 _StreamReply = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]
@@ -71,8 +74,11 @@ class InboxRead:
 
 
 class Inbox:
-    def __init__(self, redis: aredis.Redis, url: str, max_waiters: int) -> None:
+    def __init__(self, redis: aredis.Redis, url: str, max_waiters: int,
+                 per_agent: int = MAX_WAITERS_PER_AGENT) -> None:
         self.redis = redis
+        self.per_agent = per_agent
+        self._agent_waits: dict[str, int] = {}
         # The same retry and keepalive as the web's own client: a long-poll cut by a Redis
         # restart is sent again on a new connection.
         self._waiting = aredis.Redis.from_url(url, max_connections=max_waiters,
@@ -85,11 +91,21 @@ class Inbox:
         if not reply and wait > 0:
             if self._slots.locked():
                 raise InboxBusy("too many inbox requests are waiting; retry shortly")
-            async with self._slots:
-                # An id (not "$") makes XREAD BLOCK return at once for anything newer than
-                # `after`, so a message that landed since the read above is not missed.
-                reply = cast(_StreamReply, await self._waiting.xread(
-                    stream, count=limit, block=max(1, int(wait * 1000))))
+            if self._agent_waits.get(agent_id, 0) >= self.per_agent:
+                raise InboxBusy(f"agent {agent_id!r} already has {self.per_agent} inbox "
+                                "requests waiting; retry shortly")
+            self._agent_waits[agent_id] = self._agent_waits.get(agent_id, 0) + 1
+            try:
+                async with self._slots:
+                    # An id (not "$") makes XREAD BLOCK return at once for anything newer
+                    # than `after`, so a message that landed since the read above is not
+                    # missed.
+                    reply = cast(_StreamReply, await self._waiting.xread(
+                        stream, count=limit, block=max(1, int(wait * 1000))))
+            finally:
+                self._agent_waits[agent_id] -= 1
+                if not self._agent_waits[agent_id]:
+                    del self._agent_waits[agent_id]
         entries = reply[0][1] if reply else []
         messages = tuple(InboxMessage.from_entry(entry_id, fields)
                          for entry_id, fields in entries)
