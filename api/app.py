@@ -17,6 +17,7 @@ from memanto_redis.api import agent_memory, agno, health, mcp, metrics, openapi,
 from memanto_redis.api import services as services_module
 from memanto_redis.api.errors import EXCEPTION_HANDLERS
 from memanto_redis.api.observe import Observe
+from memanto_redis.api.renewal import Renewal
 from memanto_redis.api.services import Services
 from memanto_redis.shared.errors import MemantoError
 from memanto_redis.shared.infra import logs
@@ -73,7 +74,7 @@ def create_app(settings: Settings | None = None, vectorizer: Any = None) -> Star
     return Starlette(
         routes=[*v2.routes, *agent_memory.routes, *agno.routes, *openapi.routes, mcp.route,
                 *health.routes, *metrics.routes],
-        middleware=[Middleware(Observe)],
+        middleware=[Middleware(Observe), Middleware(Renewal)],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=mcp.with_sessions(lifespan),
     )

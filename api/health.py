@@ -27,6 +27,8 @@ SERVICE = "memanto-redis"
 STARTED = time.time()
 # A probe answers within this, whatever Redis does.
 CHECK_SECONDS = 2.0
+# /health's look at Redis: short, since it answers a liveness probe.
+PING_SECONDS = 0.5
 
 
 def _alive() -> dict[str, Any]:
@@ -35,8 +37,32 @@ def _alive() -> dict[str, Any]:
 
 
 async def health(request: Request) -> JSONResponse:
-    """The process is up (nothing else is checked)."""
-    return FastJSONResponse(_alive())
+    """The process is up: always 200. As MEMANTO's HealthResponse it also says whether the
+    storage behind it answers (`moorcheh_connected`, MEMANTO's name; Redis here, one PING
+    of at most PING_SECONDS), and is "unhealthy" when it does not."""
+    connected = await _redis_answers(request)
+    return FastJSONResponse(_alive() | {"status": "healthy" if connected else "unhealthy",
+                                        "moorcheh_connected": connected})
+
+
+async def root(request: Request) -> JSONResponse:
+    """What this is, as MEMANTO's GET / says it."""
+    return FastJSONResponse({
+        "service": "MEMANTO",
+        "description": "A memory service for AI agents, over Redis: the MEMANTO API "
+                       "(memanto-redis).",
+        "version": version(SERVICE),
+        "docs": "/docs",
+    })
+
+
+async def _redis_answers(request: Request) -> bool:
+    try:
+        async with asyncio.timeout(PING_SECONDS):
+            await services(request).redis.ping()
+    except (redis.RedisError, TimeoutError):
+        return False
+    return True
 
 
 async def live(request: Request) -> JSONResponse:
@@ -85,6 +111,7 @@ async def ready(request: Request) -> JSONResponse:
 
 
 routes = [
+    Route("/", root, methods=["GET"]),
     Route("/health", health, methods=["GET"]),
     Route("/live", live, methods=["GET"]),
     Route("/ready", ready, methods=["GET"]),

@@ -45,7 +45,7 @@ Schema = type[BaseModel] | TypeAdapter[Any]
 # Who may call an operation, as OpenAPI security requirements (any one of them will do).
 Security = tuple[dict[str, list[str]], ...]
 OPEN: Security = ()
-KEY: Security = ({"apiKey": []},)
+KEY: Security = ({"apiKey": []}, {"xApiKey": []})
 SESSION: Security = ({"sessionToken": []},)
 KEY_OR_SESSION: Security = KEY + SESSION
 
@@ -53,6 +53,8 @@ SECURITY_SCHEMES = {
     "apiKey": {"type": "http", "scheme": "bearer",
                "description": "Authorization: Bearer <api key>: the admin key "
                               "(MEMANTO_API_KEY) or a named key (POST /api/v2/apikeys)"},
+    "xApiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key",
+                "description": "the same API key in MEMANTO's other header"},
     "sessionToken": {"type": "apiKey", "in": "header", "name": "X-Session-Token",
                      "description": "an agent's session token, from "
                                     "POST /api/v2/agents/{agent_id}/activate"},
@@ -156,7 +158,7 @@ TABLE: dict[str, Doc] = {
     f"POST {V2}/recall": Doc(SESSION, v2.RecallIn),
     f"PATCH {MEMORY}": Doc(SESSION, v2.MemoryPatch),
     f"DELETE {MEMORY}": Doc(SESSION),
-    f"POST {MEMORY}/expire": Doc(SESSION),
+    f"POST {MEMORY}/expire": Doc(SESSION, v2.ExpireIn, body_optional=True),
     f"POST {MEMORY}/restore": Doc(SESSION),
     f"GET {MEMORY}/history": Doc(SESSION),
     f"POST {V2}/recall/as-of": Doc(SESSION, v2.AsOfIn),
@@ -167,12 +169,16 @@ TABLE: dict[str, Doc] = {
     "POST /api/v2/agents": Doc(KEY, v2.AgentCreate, ok=201, errors=(409,)),
     "GET /api/v2/agents": Doc(KEY),
     f"GET {V2}": Doc(KEY),
-    f"DELETE {V2}": Doc(KEY),
+    f"DELETE {V2}": Doc(KEY, query=(Query(
+        "delete-backup-too", {"type": "boolean", "default": False},
+        "delete the agent's memories too (else they are kept for an agent of that id)"),)),
     f"POST {V2}/activate": Doc(KEY, v2.ActivateBody, body_optional=True,
                               query=(hours("duration_hours"),)),
     f"POST {V2}/deactivate": Doc(KEY_OR_SESSION),
     f"GET {V2}/bootstrap": Doc(KEY_OR_SESSION),
     "GET /api/v2/session/info": Doc(SESSION),
+    # the session activated last (a key), or the token's own (a session alone)
+    "GET /api/v2/status": Doc(KEY_OR_SESSION),
     # (with an API key beside the token: past the session's absolute end too)
     "POST /api/v2/session/extend": Doc(SESSION, query=(hours("extend_hours", 6.0),)),
     "POST /api/v2/apikeys": Doc(KEY, v2.ApiKeyCreate, ok=201, errors=(409,)),
@@ -254,6 +260,7 @@ TABLE: dict[str, Doc] = {
     "GET /docs": Doc(OPEN),
     # operations: probes (no credentials) and Prometheus metrics (MEMANTO_METRICS_TOKEN as a
     # Bearer when it is set)
+    "GET /": Doc(OPEN),
     "GET /health": Doc(OPEN),
     "GET /live": Doc(OPEN),
     "GET /ready": Doc(OPEN, errors=(503,)),

@@ -55,6 +55,21 @@ def hours(request: Request, name: str, default: float | None = None) -> float:
     return value
 
 
+_TRUE = frozenset(("true", "1", "yes", "on"))
+_FALSE = frozenset(("false", "0", "no", "off"))
+
+
+def flag(request: Request, name: str, default: bool = False) -> bool:
+    """A yes/no from the query string, spelled as FastAPI (so MEMANTO) takes it."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in _TRUE | _FALSE:
+        return raw.lower() in _TRUE
+    raise InvalidInput(f"{name} must be true or false",
+                       [{"field": name, "message": "not a boolean", "type": "bool_parsing"}])
+
+
 def model(request: Request, kind: type[M]) -> M:
     """The query string validated by a model; list fields take repeated parameters and
     comma-separated values alike (agno sends topics=a&topics=b; people type topics=a,b)."""

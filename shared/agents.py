@@ -65,9 +65,11 @@ class AgentStore:
                                      args=[agent_id, repr(now), *fields])
         if not created:
             raise Conflict(f"agent {agent_id!r} already exists")
+        # An agent deleted without its memories finds them again.
+        count = await self.redis.scard(keys.memory_ids(agent_id))
         return self._shape(agent_id, {k.encode(): str(v).encode()
                                       for k, v in zip(fields[::2], fields[1::2],
-                                                      strict=True)}, 0, None)
+                                                      strict=True)}, count, None)
 
     async def get(self, agent_id: str) -> Agent:
         if not AGENT_ID_RE.match(agent_id):
@@ -103,9 +105,11 @@ class AgentStore:
                 agents.append(self._shape(agent_id, raw, count, session))
         return agents
 
-    async def delete(self, agent_id: str) -> int:
-        """Remove the agent, its session, schedules, inbox, short-term memory and every
-        memory; returns how many memories."""
+    async def delete(self, agent_id: str, memories: bool = True) -> int:
+        """Remove the agent, its session, schedules, inbox, short-term memory and, with
+        `memories`, every memory; returns how many memories were removed. Without, the
+        memories stay where they are (MEMANTO keeps them as a backup) and an agent created
+        again under the same id finds them."""
         await self.require(agent_id)
         # The session goes first so that no write is accepted while the rest is removed.
         await self.redis.unlink(keys.session(agent_id), keys.agent(agent_id))
@@ -113,7 +117,7 @@ class AgentStore:
         # Its schedules stop firing, and its inbox goes with them.
         await ScheduleStore(self.redis).delete_all(agent_id)
         await self.stm.clear(agent_id)
-        return await self.delete_memories(agent_id)
+        return await self.delete_memories(agent_id) if memories else 0
 
     async def delete_memories(self, agent_id: str) -> int:
         """Remove every memory (queued, indexed or failed) and every earlier version and

@@ -30,7 +30,7 @@ JUNK_PARAMS = [
 ]
 # The OpenAPI document and its page, the health probes and the metrics (their token is
 # optional, MEMANTO_METRICS_TOKEN), served without credentials.
-PUBLIC = {"/openapi.json", "/docs", "/health", "/live", "/ready", "/metrics"}
+PUBLIC = {"/", "/openapi.json", "/docs", "/health", "/live", "/ready", "/metrics"}
 # ("..", which HTTP clients resolve before sending, is left out.)
 JUNK_PATH = ["x", "a" * 300, "%00", "{a}", "ü", "1"]
 

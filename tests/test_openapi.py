@@ -14,6 +14,7 @@ from memanto_redis.api.openapi import REF
 from memanto_redis.api.v2.models import MemoryIn
 from memanto_redis.shared.memory.imports import ImportIn
 from tests.conftest import ADMIN, new_agent
+from tests.support import ADMIN_KEY
 
 # Answers that prove the route was never reached (Starlette's own, not a handler's).
 ROUTER_MISSES = {(404, "Not Found"), (405, "Method Not Allowed")}
@@ -61,7 +62,7 @@ def test_auth_schemes_and_the_error_shape(spec):
     assert set(spec["components"]["schemas"]["FieldError"]["required"]) == {
         "field", "message", "type"}
     for method, path, op in _operations(spec):
-        if path in ("/openapi.json", "/docs", "/health", "/live", "/ready", "/metrics"):
+        if path in ("/", "/openapi.json", "/docs", "/health", "/live", "/ready", "/metrics"):
             assert op["security"] == []
             continue
         assert op["security"], (method, path)
@@ -148,7 +149,8 @@ def _ends(method: str, path: str) -> bool:
 
 
 def test_every_documented_operation_answers_with_its_credentials(client, spec, things):
-    headers = {"apiKey": ADMIN, "sessionToken": {"X-Session-Token": things["token"]}}
+    headers = {"apiKey": ADMIN, "xApiKey": {"X-Api-Key": ADMIN_KEY},
+               "sessionToken": {"X-Session-Token": things["token"]}}
     wrong = []
     for method, path, op in sorted(_operations(spec), key=_order):
         schemes = [name for requirement in op["security"] for name in requirement] or [None]

@@ -61,7 +61,7 @@ async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
     answered by the app's exception handlers, as every route's are."""
     request = Request(scope, receive)
     _check_origin(request)
-    if "authorization" not in request.headers and "x-session-token" not in request.headers:
+    if not {"authorization", "x-api-key", "x-session-token"} & set(request.headers):
         raise Unauthorized("send an API key ('Authorization: Bearer <key>') or an agent's "
                            "session token ('X-Session-Token: <token>')")
     scope["user"] = McpUser(await key_or_session(request))

@@ -8,16 +8,17 @@ from starlette.routing import Route
 
 from memanto_redis.api.auth import (
     agent_access,
-    bearer,
+    api_key,
     require_api_key,
     services,
     session_claims,
 )
 from memanto_redis.api.body import parse
-from memanto_redis.api.query import hours
+from memanto_redis.api.query import flag, hours
 from memanto_redis.api.v2 import answers
 from memanto_redis.api.v2.models import ActivateBody, AgentCreate, ApiKeyCreate
 from memanto_redis.shared.auth import access
+from memanto_redis.shared.errors import NotFound
 from memanto_redis.shared.infra.times import iso
 from memanto_redis.shared.memory.bootstrap import bootstrap
 
@@ -50,8 +51,14 @@ async def delete_agent(request: Request) -> JSONResponse:
     principal = await require_api_key(request)
     agent_id = request.path_params["agent_id"]
     principal.check_manage_agents(agent_id)
-    removed = await services(request).agents.delete(agent_id)
-    return JSONResponse({"agent_id": agent_id, "status": "deleted", "memories_deleted": removed})
+    # MEMANTO keeps an agent's memories unless told (its namespace "backup").
+    everything = flag(request, "delete-backup-too")
+    removed = await services(request).agents.delete(agent_id, memories=everything)
+    kept = "with all its memories" if everything else "(its memories are kept: creating " \
+        "it again brings them back; ?delete-backup-too=true deletes them)"
+    return JSONResponse({"message": f"Agent '{agent_id}' successfully deleted {kept}",
+                         "agent_id": agent_id, "status": "deleted",
+                         "memories_deleted": removed, "memories_kept": not everything})
 
 
 async def agent_bootstrap(request: Request) -> JSONResponse:
@@ -78,7 +85,7 @@ async def deactivate(request: Request) -> JSONResponse:
     svc = services(request)
     agent_id = request.path_params["agent_id"]
     claims = None
-    if "x-session-token" in request.headers and "authorization" not in request.headers:
+    if "x-session-token" in request.headers and api_key(request) is None:
         claims = session_claims(request)
     else:
         (await require_api_key(request)).check_activate(agent_id)
@@ -90,10 +97,24 @@ async def session_info(request: Request) -> JSONResponse:
     return JSONResponse(answers.session_info(session))
 
 
+async def status(request: Request) -> JSONResponse:
+    """MEMANTO's current session: with an API key, the session activated last (of the
+    agents the key covers); with only a session token, that token's own."""
+    svc = services(request)
+    if api_key(request) is None and "x-session-token" in request.headers:
+        return JSONResponse(answers.status(await svc.sessions.info(session_claims(request))))
+    principal = await require_api_key(request)
+    session = await svc.sessions.latest()
+    # Another agent's session is as absent as none to a key that does not cover it.
+    if session is None or not principal.covers_agent(session.agent_id):
+        raise NotFound("No active session")
+    return JSONResponse(answers.status(session))
+
+
 async def session_extend(request: Request) -> JSONResponse:
     """The session's own token; with an API key beside it, past the session's absolute end."""
     claims = session_claims(request)
-    by_key = bearer(request) is not None
+    by_key = api_key(request) is not None
     if by_key:
         await require_api_key(request)
     extra = hours(request, "extend_hours", default=6.0)
@@ -137,6 +158,7 @@ routes = [
     Route(AGENT + "/activate", activate, methods=["POST"]),
     Route(AGENT + "/deactivate", deactivate, methods=["POST"]),
     Route(AGENT + "/bootstrap", agent_bootstrap, methods=["GET"]),
+    Route("/api/v2/status", status, methods=["GET"]),
     Route("/api/v2/session/info", session_info, methods=["GET"]),
     Route("/api/v2/session/extend", session_extend, methods=["POST"]),
     Route("/api/v2/apikeys", create_key, methods=["POST"]),

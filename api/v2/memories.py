@@ -20,6 +20,7 @@ from memanto_redis.api.v2.models import (
     AsOfIn,
     BatchIn,
     ChangedSinceIn,
+    ExpireIn,
     MemoryIn,
     MemoryPatch,
     RecallIn,
@@ -119,8 +120,12 @@ async def restore_memory(request: Request) -> JSONResponse:
 
 async def _set_lifecycle(request: Request, lifecycle: str) -> JSONResponse:
     claims = await _live_session(request)
-    memory = await services(request).editor.set_lifecycle(
-        claims.agent_id, request.path_params["memory_id"], lifecycle)
+    svc = services(request)
+    # Expire takes MEMANTO's optional {reason}; restore takes no body (one sent is ignored).
+    reason = (await parse_body(request, ExpireIn, svc.settings.max_body_bytes,
+                               optional=True)).reason if lifecycle == "expired" else None
+    memory = await svc.editor.set_lifecycle(
+        claims.agent_id, request.path_params["memory_id"], lifecycle, reason)
     return JSONResponse(answers.lifecycle(memory, claims))
 
 

@@ -46,7 +46,20 @@ class AgentCreate(Body):
 
 
 class ActivateBody(Body):
+    """MEMANTO's activate takes no body; this server's extension reads `duration_hours`
+    from one, and ignores whatever else a client sends."""
+
+    model_config = Body.model_config | ConfigDict(extra="ignore")
     duration_hours: float | None = Field(default=None, gt=0, le=24 * 30)
+
+
+class ExpireIn(BaseModel):
+    """MEMANTO's MemoryExpireRequest: why, stamped as expired_by ("manual" when absent or
+    null), bounded as a source is."""
+
+    model_config = ConfigDict(extra="ignore")
+    reason: str | None = Field(default=None, min_length=1, max_length=64,
+                               pattern=r"^[A-Za-z0-9._-]+$")
 
 
 class Lax(BaseModel):

@@ -15,6 +15,13 @@ from memanto_redis.shared.infra.replies import text, text_fields, text_or_none
 from memanto_redis.shared.memory.rules import namespace
 
 MAX_EXTEND_HOURS = 24 * 30
+# A token this close to its session's end is renewed (MEMANTO's 30 minutes).
+RENEW_WITHIN_SECONDS = 30 * 60
+
+
+def new_session_id() -> str:
+    """A session id in MEMANTO's form (`sess_` and 12 hex digits)."""
+    return f"sess_{uuid.uuid4().hex[:12]}"
 
 
 def ensure_live(claims: SessionClaims, live_sid: bytes | str | None) -> None:
@@ -59,6 +66,7 @@ class SessionStore:
         self.max_hours = max_hours
         self._activate = redis.register_script(scripts.ACTIVATE)
         self._extend = redis.register_script(scripts.EXTEND)
+        self._renew = redis.register_script(scripts.RENEW_SESSION)
         self._deactivate = redis.register_script(scripts.DEACTIVATE)
 
     async def activate(self, agent_id: str, hours: float | None) -> Session:
@@ -66,15 +74,28 @@ class SessionStore:
         hours = self.default_hours if hours is None else hours
         now = time.time()
         expires = now + hours * 3600
-        claims = SessionClaims(agent_id, str(uuid.uuid4()), namespace(agent_id), now, expires)
+        claims = SessionClaims(agent_id, new_session_id(), namespace(agent_id), now, expires)
         ok = await self._activate(
             keys=[keys.agent(agent_id), keys.session(agent_id)],
             args=[claims.session_id, repr(now), repr(expires), int(expires * 1000)],
         )
         if not ok:
             raise NotFound(f"agent {agent_id!r} not found")
+        await self.redis.set(keys.LAST_SESSION, agent_id)
         return Session(agent_id, claims.session_id, now, expires,
                        token=self.signer.issue(claims))
+
+    async def latest(self) -> Session | None:
+        """The session activated last, while it is live (MEMANTO has one active session;
+        here each agent has its own, and this is the newest)."""
+        agent_id = await self.redis.get(keys.LAST_SESSION)
+        if agent_id is None:
+            return None
+        record = text_fields(await self.redis.hgetall(keys.session(text(agent_id))))
+        if not record:
+            return None
+        return Session(text(agent_id), record["sid"], float(record["started_at"]),
+                       float(record["expires_at"]), int(record.get("memories_created", 0)))
 
     async def check(self, claims: SessionClaims) -> None:
         ensure_live(claims, await self.redis.hget(keys.session(claims.agent_id), "sid"))
@@ -105,11 +126,29 @@ class SessionStore:
                                 args=[claims.session_id, repr(expires), int(expires * 1000)])
         ensure_live(claims, claims.session_id if ok else None)
         renewed = SessionClaims(claims.agent_id, claims.session_id, claims.namespace,
-                                time.time(), expires)
+                                time.time(), expires, float(record["started_at"]))
         return previous, Session(claims.agent_id, claims.session_id,
                                  float(record["started_at"]), expires,
                                  int(record.get("memories_created", 0)),
                                  token=self.signer.issue(renewed))
+
+    async def renew(self, claims: SessionClaims) -> str | None:
+        """MEMANTO's auto-renewal: a fresh token for a live session whose token ends within
+        RENEW_WITHIN_SECONDS, its session pushed to `default_hours` from now (never past
+        `max_hours` from its start). The session id stays, so the old token keeps working
+        and concurrent requests renew once. None when the token is not near its end or its
+        session is not live (the request itself then says why)."""
+        now = time.time()
+        if claims.expires_at - now > RENEW_WITHIN_SECONDS:
+            return None
+        stood = await self._renew(keys=[keys.session(claims.agent_id)],
+                                  args=[claims.session_id, repr(now), RENEW_WITHIN_SECONDS,
+                                        self.default_hours * 3600, self.max_hours * 3600])
+        if stood is None:
+            return None
+        expires, started = (float(text(v)) for v in stood)
+        return self.signer.issue(SessionClaims(claims.agent_id, claims.session_id,
+                                               claims.namespace, now, expires, started))
 
     async def deactivate(self, agent_id: str, claims: SessionClaims | None = None) -> Session:
         """End the agent's session: any with an API key, only its own with a token."""

@@ -4,15 +4,22 @@ The token proves who the caller is; whether the session is still live (not expir
 revoked, perhaps extended) is decided by the session record in Redis, checked on every
 request. That is why `exp` is carried but not enforced here: an extended session keeps
 working with the token it already holds.
+
+The claims carry MEMANTO's names (`agent_id`, `namespace`, `session_id`, `started_at`,
+`expires_at`, the times in ISO 8601), so tools that decode MEMANTO's tokens read ours;
+`iat`, `exp` and `typ` stand beside them. Tokens issued before (`sub`, `sid`, `ns`) are
+still read until their session ends.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import jwt
 
 from memanto_redis.shared.errors import Unauthorized
+from memanto_redis.shared.infra.times import iso
 
 ALGORITHM = "HS256"
 _CACHE_LIMIT = 4096
@@ -25,6 +32,12 @@ class SessionClaims:
     namespace: str
     issued_at: float
     expires_at: float
+    # When the session began (issued_at when not given: a fresh session's first token).
+    started_at: float | None = None
+
+
+def _epoch(moment: object) -> float | None:
+    return datetime.fromisoformat(moment).timestamp() if isinstance(moment, str) else None
 
 
 class TokenSigner:
@@ -36,9 +49,11 @@ class TokenSigner:
 
     def issue(self, claims: SessionClaims) -> str:
         payload = {
-            "sub": claims.agent_id,
-            "sid": claims.session_id,
-            "ns": claims.namespace,
+            "agent_id": claims.agent_id,
+            "namespace": claims.namespace,
+            "session_id": claims.session_id,
+            "started_at": iso(claims.started_at or claims.issued_at),
+            "expires_at": iso(claims.expires_at),
             "iat": int(claims.issued_at),
             "exp": int(claims.expires_at),
             "typ": "session",
@@ -56,15 +71,18 @@ class TokenSigner:
                 token,
                 self._secret,
                 algorithms=[ALGORITHM],
-                options={"require": ["sub", "sid", "iat", "exp"], "verify_exp": False},
+                options={"require": ["iat", "exp"], "verify_exp": False},
             )
             claims = SessionClaims(
-                agent_id=str(payload["sub"]),
-                session_id=str(payload["sid"]),
-                namespace=str(payload.get("ns", "")),
+                agent_id=str(payload.get("agent_id") or payload["sub"]),
+                session_id=str(payload.get("session_id") or payload["sid"]),
+                namespace=str(payload.get("namespace") or payload.get("ns", "")),
                 issued_at=float(payload["iat"]),
                 expires_at=float(payload["exp"]),
+                started_at=_epoch(payload.get("started_at")),
             )
+        except KeyError as exc:
+            raise Unauthorized(f"invalid session token: no {exc.args[0]!r} claim") from exc
         except (jwt.InvalidTokenError, TypeError, ValueError) as exc:
             raise Unauthorized(f"invalid session token: {exc}") from exc
         if payload.get("typ") != "session":

@@ -15,6 +15,8 @@ INGEST_GROUP = "indexers"
 DEAD_LETTER_STREAM = "memanto:ingest:dead"
 # Hash: stream entry id -> last error seen while processing it.
 INGEST_ERRORS = "memanto:ingest:errors"
+# String: the agent whose session was activated last (MEMANTO's GET /api/v2/status).
+LAST_SESSION = "memanto:session:last"
 # Hash: SHA-256 digest of a named API key -> JSON {name, scope} (a bare name: an admin
 # key made before keys had scopes).
 API_KEYS = "memanto:apikeys"

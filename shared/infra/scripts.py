@@ -135,6 +135,22 @@ redis.call('PEXPIREAT', KEYS[1], ARGV[3])
 return 1
 """
 
+# Renew a live session near its end, as MEMANTO does. KEYS: session. ARGV: sid, now,
+# seconds before the end from which to renew, the renewed length in seconds, the longest a
+# session may live from its start in seconds. Returns {expires_at, started_at} as they now
+# stand (unchanged when not near the end or at its longest), or false when not the live one.
+RENEW_SESSION = """
+local record = redis.call('HMGET', KEYS[1], 'sid', 'expires_at', 'started_at')
+if record[1] ~= ARGV[1] then return false end
+local now, ends = tonumber(ARGV[2]), tonumber(record[2])
+local renewed = math.min(now + tonumber(ARGV[4]), tonumber(record[3]) + tonumber(ARGV[5]))
+if ends - now > tonumber(ARGV[3]) or renewed <= ends then return {record[2], record[3]} end
+local stamp = string.format('%.3f', renewed)
+redis.call('HSET', KEYS[1], 'expires_at', stamp)
+redis.call('PEXPIREAT', KEYS[1], math.floor(renewed * 1000))
+return {stamp, record[3]}
+"""
+
 # End a session and return its record. KEYS: session. ARGV: the caller's sid, or '' for
 # an admin. Returns the record as a flat list, or an empty list when nothing was ended.
 DEACTIVATE = """

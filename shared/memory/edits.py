@@ -40,6 +40,10 @@ class History:
     deleted_at: float | None
 
 
+# Fields a change may clear (the expiry stamp, on restore).
+_STAMPS = ("expired_at", "expired_by")
+
+
 class MemoryEditor:
     """Edits, expiry, deletion and history; takes an asyncio Redis client and the index."""
 
@@ -66,13 +70,20 @@ class MemoryEditor:
         return await self._change(agent_id, memory_id, apply,
                                   reembed=lambda old, new: old.content != new.content)
 
-    async def set_lifecycle(self, agent_id: str, memory_id: str, lifecycle: str) -> Memory:
+    async def set_lifecycle(self, agent_id: str, memory_id: str, lifecycle: str,
+                            reason: str | None = None) -> Memory:
+        """Expire (stamped with when, and `reason` as expired_by: "manual" when none is
+        given, as MEMANTO does) or restore (the stamp cleared); a memory already so is left
+        as it is."""
         event = "expired" if lifecycle == "expired" else "restored"
 
         def apply(memory: Memory) -> tuple[Memory, str] | None:
             if memory.lifecycle == lifecycle:
                 return None
-            return memory.evolve(lifecycle=lifecycle), event
+            if lifecycle == "expired":
+                return memory.evolve(lifecycle=lifecycle, expired_at=time.time(),
+                                     expired_by=reason or "manual"), event
+            return memory.evolve(lifecycle=lifecycle, expired_at=None, expired_by=None), event
 
         return await self._change(agent_id, memory_id, apply)
 
@@ -154,6 +165,11 @@ class MemoryEditor:
             self._archive(pipe, memory, now, embedding)
             if in_place:
                 pipe.hset(keys.memory(agent_id, memory_id), mapping=new.to_hash())
+                # A hash keeps what is not written again: a cleared stamp is removed.
+                cleared = [name for name in _STAMPS
+                           if getattr(memory, name) is not None and getattr(new, name) is None]
+                if cleared:
+                    pipe.hdel(keys.memory(agent_id, memory_id), *cleared)
                 await pipe.execute()
                 return new
             # Embedded again by the worker; until then it reads as queued.

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from memanto_redis.shared.infra.times import check_not_future, parse_time
+from memanto_redis.shared.memory.classify import classify
 from memanto_redis.shared.memory.fields import MemoryFields, json_size
 from memanto_redis.shared.memory.record import Draft
 from memanto_redis.shared.memory.rules import (
@@ -65,7 +66,8 @@ class ImportItem(MemoryFields):
 
     def draft(self) -> Draft:
         created, updated = self.times()
-        return Draft(content=self.content, type=self.type, title=self.title,
+        return Draft(content=self.content, type=self.type or classify(self.content),
+                     title=self.title,
                      confidence=self.confidence, tags=self.tags, source=self.source,
                      provenance=self.provenance, memory_id=self.memory_id,
                      created_at=created, updated_at=updated,

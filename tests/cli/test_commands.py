@@ -222,7 +222,7 @@ def test_activate_saves_the_session_then_info_and_extend(cli):
     out = cli.ok("agent", "activate", name).out
     assert lines_of(out)[0] == f"Session activated for agent '{name}'"
     session_id = field(out, "Session ID:")
-    assert re.fullmatch(UUID, session_id)
+    assert re.fullmatch(r"sess_[0-9a-f]{12}", session_id)
     printed_token = field(out, "Session Token:")
     expires = when(field(out, "Expires At:"))
     assert timedelta(hours=5, minutes=59) < expires - datetime.now(UTC) <= timedelta(hours=6)

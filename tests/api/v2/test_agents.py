@@ -129,7 +129,7 @@ def test_delete_removes_agent_sessions_and_memories(client, indexer, r):
                        json={"role": "user", "content": "hello"},
                        headers=agent.headers).status_code == 201
 
-    reply = client.delete(base, headers=ADMIN)
+    reply = client.delete(base, params={"delete-backup-too": "true"}, headers=ADMIN)
     assert reply.status_code == 200
     assert reply.json()["memories_deleted"] == 6
 

@@ -25,8 +25,8 @@ def test_activate_answers_with_a_signed_hs256_token(client):
     header = jwt.get_unverified_header(agent.token)
     assert header["alg"] == "HS256"
     claims = jwt.decode(agent.token, JWT_SECRET, algorithms=["HS256"])
-    assert claims["sub"] == agent.agent_id
-    assert claims["sid"] == agent.session_id
+    assert claims["agent_id"] == agent.agent_id
+    assert claims["session_id"] == agent.session_id
     assert claims["exp"] - claims["iat"] == pytest.approx(6 * 3600, abs=2)
 
 
@@ -72,8 +72,9 @@ def test_session_info(client):
 
 
 def test_a_short_session_expires(client):
+    # Unused: a request within 30 minutes of the end would renew it (as MEMANTO does;
+    # tests/api/v2/test_memanto_sessions.py).
     agent = new_agent(client, duration_hours=1.5 / 3600)  # 1.5 seconds
-    assert _remember(client, agent).status_code == 200
     time.sleep(2.0)
     expired = _remember(client, agent)
     assert expired.status_code == 401
@@ -151,9 +152,9 @@ def _bad_tokens(agent) -> dict[str, str]:
         "alg none": _b64({"alg": "none", "typ": "JWT"}) + "." + _b64(claims) + ".",
         "HS512": jwt.encode(claims, JWT_SECRET, algorithm="HS512"),
         "tampered": agent.token[:-4] + ("AAAA" if not agent.token.endswith("AAAA") else "BBBB"),
-        "no sid": jwt.encode({k: v for k, v in claims.items() if k != "sid"}, JWT_SECRET,
+        "no sid": jwt.encode({k: v for k, v in claims.items() if k != "session_id"}, JWT_SECRET,
                              algorithm="HS256"),
-        "unknown session": jwt.encode({**claims, "sid": str(uuid.uuid4())}, JWT_SECRET,
+        "unknown session": jwt.encode({**claims, "session_id": str(uuid.uuid4())}, JWT_SECRET,
                                       algorithm="HS256"),
     }
 
