@@ -100,8 +100,12 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def redis_down(request: Request, exc: Exception) -> JSONResponse:
     log.error("Redis unavailable: %s", exc)
-    return JSONResponse({"detail": "storage is unavailable; retry shortly"}, status_code=503,
-                        headers={"Retry-After": "5"})
+    message = "storage is unavailable; retry shortly"
+    status, body = 503, {"detail": message}
+    if request.url.path.startswith("/api/v2/"):
+        from memanto_redis.api.v2 import errors as v2_errors
+        status, body = v2_errors.answer(Unavailable(message), status)
+    return JSONResponse(body, status_code=status, headers={"Retry-After": "5"})
 
 
 def lost_redis(exc: BaseException) -> bool:

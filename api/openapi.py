@@ -60,7 +60,8 @@ SECURITY_SCHEMES = {
                                     "POST /api/v2/agents/{agent_id}/activate"},
 }
 
-# Every 4xx (and 503) answer: api/errors.py is the one place that writes it.
+# Every 4xx (and 503) answer: api/errors.py is the one place that writes it; on /api/v2 in
+# MEMANTO's shapes (api/v2/errors.py), elsewhere as Error.
 ERROR_SCHEMAS: dict[str, dict[str, Any]] = {
     "Error": {
         "type": "object", "additionalProperties": False, "required": ["detail"],
@@ -76,6 +77,38 @@ ERROR_SCHEMAS: dict[str, dict[str, Any]] = {
         "properties": {"field": {"type": "string"}, "message": {"type": "string"},
                        "type": {"type": "string"}},
     },
+    "MemantoError": {
+        "type": "object", "required": ["detail"],
+        "description": "an /api/v2 error: MEMANTO's envelope, or FastAPI's list of the "
+                       "fields at fault (422)",
+        "properties": {
+            "detail": {"oneOf": [
+                {"$ref": REF.format(model="MemantoErrorDetail")},
+                {"type": "array", "items": {"$ref": REF.format(model="ValidationError")}}]},
+            "message": {"type": "string",
+                        "description": "beside a list: the problem in one line"},
+        },
+    },
+    "MemantoErrorDetail": {
+        "type": "object", "required": ["error", "message", "details"],
+        "properties": {
+            "error": {"type": "string",
+                      "description": "MEMANTO's error name (ValidationError, NotFound, "
+                                     "AuthenticationError, AuthorizationError, Conflict, "
+                                     "ServiceUnavailable, ...) or code (k_too_large, "
+                                     "query_too_long)"},
+            "message": {"type": "string"},
+            "details": {"type": "object", "description": "e.g. max_k, max_length"},
+        },
+    },
+    "ValidationError": {
+        "type": "object", "required": ["loc", "msg", "type"],
+        "properties": {
+            "loc": {"type": "array",
+                    "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+            "msg": {"type": "string"}, "type": {"type": "string"},
+        },
+    },
 }
 ERRORS = {
     400: "the body is not JSON",
@@ -90,6 +123,15 @@ ERRORS = {
     503: "storage unavailable, or a bound reached (the ingest backlog, the inbox's "
          "long-poll slots): retry after Retry-After seconds",
 }
+# Where /api/v2 answers otherwise than the other dialects (MEMANTO's statuses).
+V2_ERRORS = ERRORS | {
+    400: "over one of MEMANTO's limits (k_too_large: recall's limit over "
+         f"{MAX_RECALL_LIMIT}, recall/all's over {v2.MAX_ALL_LIMIT}), or an empty PATCH",
+    413: f"the query is longer than {v2.MAX_QUERY} characters (query_too_long), or the body "
+         "larger than MEMANTO_MAX_BODY_BYTES",
+    422: "invalid input, or a body that is not JSON: `detail` lists each field at fault",
+}
+V2_PREFIX = "/api/v2/"
 
 
 @dataclass(frozen=True)
@@ -289,7 +331,8 @@ def document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "memanto-redis", "version": version("memanto-redis"),
                  "description": "A self-hosted memory service for AI agents over Redis. "
-                                "Every 4xx answer is an Error."},
+                                "Every 4xx answer is an Error; on /api/v2 a "
+                                "MemantoError, as MEMANTO answers."},
         "tags": [{"name": tag, "description": _first_line(_dialect_doc(tag))} for tag in tags],
         "paths": paths,
         "components": {"schemas": ERROR_SCHEMAS | schemas, "responses": _error_answers(),
@@ -393,23 +436,27 @@ def _answers(doc: Doc, has_path_params: bool, path: str) -> dict[str, Any]:
         str(doc.ok): {"description": "No Content"} if doc.ok == 204 else
         {"description": "OK" if doc.ok == 200 else "Created", "content": {media: {"schema": {}}}},
     }
-    answers |= {str(code): {"$ref": f"#/components/responses/Error{code}"}
+    kind = "V2Error" if path.startswith(V2_PREFIX) else "Error"
+    answers |= {str(code): {"$ref": f"#/components/responses/{kind}{code}"}
                 for code in sorted(codes)}
     return answers
 
 
 def _error_answers() -> dict[str, Any]:
-    """One answer per error status, each an Error (named components/responses/Error<code>)."""
+    """One answer per error status: components/responses/Error<code>, an Error, and
+    V2Error<code>, a MemantoError."""
     answers = {}
-    for code, description in ERRORS.items():
-        answer: dict[str, Any] = {
-            "description": description,
-            "content": {"application/json": {"schema": {"$ref": REF.format(model="Error")}}},
-        }
-        if code == 503:
-            answer["headers"] = {"Retry-After": {"schema": {"type": "integer"},
-                                                 "description": "seconds to wait"}}
-        answers[f"Error{code}"] = answer
+    for kind, schema, descriptions in (("Error", "Error", ERRORS),
+                                       ("V2Error", "MemantoError", V2_ERRORS)):
+        for code, description in descriptions.items():
+            answer: dict[str, Any] = {
+                "description": description,
+                "content": {"application/json": {"schema": {"$ref": REF.format(model=schema)}}},
+            }
+            if code in (429, 503):
+                answer["headers"] = {"Retry-After": {"schema": {"type": "integer"},
+                                                     "description": "seconds to wait"}}
+            answers[f"{kind}{code}"] = answer
     return answers
 
 
@@ -470,7 +517,9 @@ tr:nth-child(even){{background:#f3f3f3}}</style></head>
 <p>The full document, with every request schema: <a href="/openapi.json">/openapi.json</a>.
 Credentials: <code>Authorization: Bearer &lt;api key&gt;</code> (apiKey) or
 <code>X-Session-Token: &lt;session token&gt;</code> (sessionToken). Every 4xx answer is
-<code>{{"detail": str, "errors": [{{"field", "message", "type"}}]}}</code>.</p>
+<code>{{"detail": str, "errors": [{{"field", "message", "type"}}]}}</code>; on /api/v2 it is
+MEMANTO's <code>{{"detail": {{"error", "message", "details"}}}}</code>, or for invalid
+input <code>{{"detail": [{{"loc", "msg", "type"}}], "message": str}}</code>.</p>
 <table><tr><th>method</th><th>path</th><th>summary</th><th>credentials</th><th>body</th>
 <th>query</th><th>answers</th></tr>
 {rows}

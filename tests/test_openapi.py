@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from starlette.routing import Route
 
@@ -18,6 +19,7 @@ from tests.support import ADMIN_KEY
 
 # Answers that prove the route was never reached (Starlette's own, not a handler's).
 ROUTER_MISSES = {(404, "Not Found"), (405, "Method Not Allowed")}
+V2 = "/api/v2/agents/{agent_id}"
 
 
 @pytest.fixture(scope="module")
@@ -66,10 +68,58 @@ def test_auth_schemes_and_the_error_shape(spec):
             assert op["security"] == []
             continue
         assert op["security"], (method, path)
+        kind = "V2Error" if path.startswith("/api/v2/") else "Error"
         for code, answer in op["responses"].items():
             if code.startswith("4"):
-                assert answer == {"$ref": f"#/components/responses/Error{code}"}
+                assert answer == {"$ref": f"#/components/responses/{kind}{code}"}
         assert "401" in op["responses"]
+
+
+def _error_schema(spec: dict[str, Any], method: str, path: str, code: int) -> Any:
+    """A validator of the answer documented for `code` (its refs resolved in `spec`)."""
+    ref = spec["paths"][path][method]["responses"][str(code)]["$ref"].rsplit("/", 1)[-1]
+    schema = spec["components"]["responses"][ref]["content"]["application/json"]["schema"]
+    return Draft202012Validator(schema | {"components": spec["components"]})
+
+
+def test_error_answers_are_as_documented(client, spec, agent):
+    """/api/v2 answers MEMANTO's envelope and FastAPI's 422 list; the other dialects their
+    Error; each as the document says, with every status it lists there."""
+    remember, recall = f"{V2}/remember", f"{V2}/recall"
+    h = {"X-Session-Token": agent.token}
+    a = agent.agent_id
+    cases = [
+        ("post", remember, 422, client.post(f"/api/v2/agents/{a}/remember", headers=h,
+                                            json={"content": ""})),
+        ("post", remember, 422, client.post(f"/api/v2/agents/{a}/remember", headers=h,
+                                            content=b"{not json")),
+        ("post", recall, 400, client.post(f"/api/v2/agents/{a}/recall", headers=h,
+                                          json={"query": "q", "limit": 101})),
+        ("post", recall, 413, client.post(f"/api/v2/agents/{a}/recall", headers=h,
+                                          json={"query": "q" * 1001})),
+        ("post", recall, 401, client.post(f"/api/v2/agents/{a}/recall",
+                                          json={"query": "q"})),
+        ("get", f"{V2}/memories/{{memory_id}}", 404,
+         client.get(f"/api/v2/agents/{a}/memories/nope", headers=h)),
+        ("post", "/api/v2/agents", 409, client.post("/api/v2/agents", headers=ADMIN,
+                                                    json={"agent_id": a})),
+        ("post", "/api/agents/{name}/memory/ltm", 422,
+         client.post(f"/api/agents/{a}/memory/ltm", headers=ADMIN, json={"content": ""})),
+        ("get", "/api/agents/{name}/memory/ltm/{id}", 404,
+         client.get(f"/api/agents/{a}/memory/ltm/nope", headers=ADMIN)),
+    ]
+    for method, path, code, reply in cases:
+        assert reply.status_code == code, (path, reply.text)
+        errors = [e.message for e in _error_schema(spec, method, path, code)
+                  .iter_errors(reply.json())]
+        assert errors == [], (path, code, reply.json())
+    envelope = cases[2][3].json()["detail"]
+    assert envelope == {"error": "k_too_large", "message": "k exceeds maximum of 100",
+                        "details": {"max_k": 100}}
+    # The schemas tell the shapes apart: an envelope is no Error, and the reverse.
+    assert not _error_schema(spec, "get", "/api/agents/{name}/memory/ltm/{id}", 404) \
+        .is_valid(cases[5][3].json())
+    assert not _error_schema(spec, "post", recall, 400).is_valid(cases[7][3].json())
 
 
 def test_bodies_are_the_request_models(spec):
