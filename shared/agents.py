@@ -112,7 +112,8 @@ class AgentStore:
         again under the same id finds them."""
         await self.require(agent_id)
         # The session goes first so that no write is accepted while the rest is removed.
-        await self.redis.unlink(keys.session(agent_id), keys.agent(agent_id))
+        await self.redis.unlink(keys.session(agent_id), keys.agent(agent_id),
+                                keys.write_bucket(agent_id))
         await self.redis.zrem(keys.AGENTS, agent_id)
         # Its schedules stop firing, and its inbox goes with them.
         await ScheduleStore(self.redis).delete_all(agent_id)

@@ -94,7 +94,8 @@ class Eraser:
                                [{"field": "agent_id", "message": "not an agent id",
                                  "type": "value_error"}])
         # The session and profile go first so that no write is accepted meanwhile.
-        await self.redis.unlink(keys.session(agent_id), keys.agent(agent_id))
+        await self.redis.unlink(keys.session(agent_id), keys.agent(agent_id),
+                                keys.write_bucket(agent_id))
         await self.redis.zrem(keys.AGENTS, agent_id)
         await ScheduleStore(self.redis).delete_all(agent_id)
         await self.stm.clear(agent_id)
