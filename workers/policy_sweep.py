@@ -35,7 +35,7 @@ async def sweep(settings: Settings, now: float) -> dict[str, int]:
         index = await AsyncSearchIndex.from_existing(keys.MEMORY_INDEX, redis_client=redis)
         store = MemoryStore(redis, index, settings.max_backlog)
         try:
-            editor = MemoryEditor(redis, index, settings.max_backlog)
+            editor = MemoryEditor(redis, index, settings.max_backlog, settings.versions_kept)
             expired = await PolicySweeper(store, editor, PolicyStore(redis)).apply_all(now)
         finally:
             await store.close()

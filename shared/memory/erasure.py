@@ -157,7 +157,14 @@ class Eraser:
         return dropped
 
     async def _drop_swarm_facts(self, agent_id: str) -> int:
+        # The facts written in the agent's name are listed, but a SCAN also finds those
+        # posted under it as source_agent by someone else.
         dropped = 0
+        written = [keys.swarm_fact(text(i)) for i in await self.redis.zrange(
+            keys.swarm_written(agent_id), 0, -1)]
+        if written:
+            dropped += int(await self.redis.unlink(*written))
+        await self.redis.unlink(keys.swarm_written(agent_id))
         async for name in self.redis.scan_iter(match=_glob(self.swarm_prefix) + "*",
                                                count=_SCAN_PAGE):
             if text(await self.redis.hget(name, "source_agent") or b"") == agent_id:

@@ -122,7 +122,8 @@ def test_purging_an_agent_leaves_nothing_it_held(client, r, indexer):
                                      "deliveries": 5})
 
     named = client.post("/api/v2/apikeys", headers=ADMIN,
-                        json={"name": "eraser-" + uuid.uuid4().hex[:8]})
+                        json={"name": "eraser-" + uuid.uuid4().hex[:8], "agents": ["erase-*"],
+                              "may_manage_agents": True})
     named_key = {"Authorization": f"Bearer {named.json()['api_key']}"}
     assert client.post(f"{V2}/{agent.agent_id}/purge", headers=named_key).status_code == 403
     assert client.post(f"{V2}/{agent.agent_id}/purge", headers=agent.headers).status_code == 401
