@@ -219,8 +219,8 @@ TABLE: dict[str, Doc] = {
     f"POST {V2}/deactivate": Doc(KEY_OR_SESSION),
     f"GET {V2}/bootstrap": Doc(KEY_OR_SESSION),
     "GET /api/v2/session/info": Doc(SESSION),
-    # the session activated last (a key), or the token's own (a session alone)
-    "GET /api/v2/status": Doc(KEY_OR_SESSION),
+    # the session activated last (a key), or the token's own (a session alone); 404: none
+    "GET /api/v2/status": Doc(KEY_OR_SESSION, errors=(404,)),
     # (with an API key beside the token: past the session's absolute end too)
     "POST /api/v2/session/extend": Doc(SESSION, query=(hours("extend_hours", 6.0),)),
     "POST /api/v2/apikeys": Doc(KEY, v2.ApiKeyCreate, ok=201, errors=(409,)),
@@ -244,7 +244,8 @@ TABLE: dict[str, Doc] = {
     # Erasure (an extension): purges leave nothing behind, unlike DELETE
     f"POST {MEMORY}/purge": Doc(KEY_OR_SESSION),
     f"POST {V2}/purge": Doc(KEY),
-    "POST /api/v2/users/{user_id}/purge": Doc(KEY),
+    # (422: a user id that is none)
+    "POST /api/v2/users/{user_id}/purge": Doc(KEY, errors=(422,)),
     # MEMANTO v2: Markdown memory trees
     f"GET {V2}/memory-index": Doc(KEY_OR_SESSION),
     f"GET {V2}/memory-export": Doc(KEY_OR_SESSION, query=(
