@@ -25,8 +25,7 @@ async def add_fact(request: Request) -> JSONResponse:
     caller = await key_or_session(request)
     svc = services(request)
     body = await parse(request, SwarmFactIn, svc.settings.max_body_bytes)
-    source = svc.swarm.source_for(body.source_agent, caller.agent_id, caller.key_name)
-    caller.principal.check_agent(source, write=True)
+    source = svc.swarm.source_for(body.source_agent, caller.principal)
     vector = await svc.embed(body.content)
     fact = await svc.swarm.add(body.content, source, body.ttl_seconds, vector,
                                svc.swarm.writer(caller.agent_id, caller.key_name))

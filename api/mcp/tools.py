@@ -225,8 +225,7 @@ async def current_context(call: Call, args: a.StmReadArgs) -> Answer:
 
 async def swarm_post(call: Call, args: a.SwarmPostArgs) -> Answer:
     svc, caller = call.services, call.caller
-    source = svc.swarm.source_for(args.source_agent, caller.agent_id, caller.key_name)
-    caller.principal.check_agent(source, write=True)
+    source = svc.swarm.source_for(args.source_agent, caller.principal)
     vector = await svc.embed(args.content)
     fact = await svc.swarm.add(args.content, source, args.ttl_seconds, vector,
                                svc.swarm.writer(caller.agent_id, caller.key_name))

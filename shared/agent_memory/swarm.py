@@ -21,7 +21,7 @@ from redisvl.query.filter import FilterExpression, Num
 from redisvl.schema import IndexSchema
 
 from memanto_redis.shared.agent_memory import swarm_scope
-from memanto_redis.shared.auth.admin import is_admin
+from memanto_redis.shared.auth.scope import Principal
 from memanto_redis.shared.errors import Conflict, Forbidden
 from memanto_redis.shared.infra import hybrid, keys, scripts
 from memanto_redis.shared.infra.hybrid import SearchMode
@@ -110,16 +110,20 @@ class SwarmStore:
         return min(self.default_ttl if asked is None else asked, self.max_ttl)
 
     @staticmethod
-    def source_for(asked: str | None, session_agent: str | None, key_name: str | None) -> str:
-        """Who a new fact is from: as asked, else the caller. A session may add facts only
-        in its own agent's name, a named key only in its own; the admin key in anyone's."""
-        source = asked or session_agent or key_name or ""
-        if session_agent is not None and source != session_agent:
-            raise Forbidden(f"source_agent must be this session's agent {session_agent!r}, "
-                            f"not {source!r}")
-        if session_agent is None and source != key_name and not is_admin(key_name):
-            raise Forbidden(f"source_agent must be this key's name {key_name!r}, not "
-                            f"{source!r}: only the admin key sets it freely")
+    def source_for(asked: str | None, principal: Principal) -> str:
+        """Who a new fact is from: as asked, else the caller (a session's agent, a key's
+        name). Decided by the principal's scope, never by a key's name: an admin key may
+        name any agent, a tenant key any agent its scope covers (a read-only one none), a
+        session only its own agent."""
+        source = asked or principal.agent or principal.name
+        if principal.agent is not None:
+            if source != principal.agent:
+                raise Forbidden(f"source_agent must be this session's agent "
+                                f"{principal.agent!r}, not {source!r}")
+        elif not principal.covers_agent(source):
+            raise Forbidden(f"source_agent {source!r} is outside this API key's scope: a "
+                            "tenant key names only agents its scope covers")
+        principal.check_write()
         return source
 
     @staticmethod
