@@ -234,8 +234,9 @@ def test_the_tools_are_memantos_and_this_servers(web):
             assert tool.input_schema["type"] == "object"
             assert tool.input_schema["additionalProperties"] is False
         remember = next(t for t in tools if t.name == "remember")
-        # MEMANTO's argument names.
+        # MEMANTO's argument names (its RememberRequest's lifecycle fields among them).
         assert {"content", "type", "confidence", "provenance", "title", "tags", "source",
+                "status", "expired_at", "expired_by",
                 "agent_id"} == set(remember.input_schema["properties"])
         assert remember.input_schema["required"] == ["content"]
         recall = next(t for t in tools if t.name == "recall").input_schema["properties"]
@@ -291,7 +292,7 @@ def test_remember_takes_the_doors_path_and_answers_queued(web):
     assert written == {"memory_id": written["memory_id"], "agent_id": agent.agent_id,
                        "session_id": agent.session_id, "namespace": written["namespace"],
                        "status": "queued", "confidence": 0.9,
-                       "provenance": "explicit_statement"}
+                       "provenance": "explicit_statement", "type": "preference"}
     # The same record the v2 door writes: readable by id at once, counted on the session.
     memory = httpx.get(f"{web}/api/v2/agents/{agent.agent_id}/memories/"
                        f"{written['memory_id']}", headers=token(agent)).json()
