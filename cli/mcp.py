@@ -25,7 +25,7 @@ from mcp.server.stdio import stdio_server
 
 from memanto_redis.api.mcp import args as a
 from memanto_redis.api.mcp import server
-from memanto_redis.api.mcp.tools import Answer, Tool
+from memanto_redis.api.mcp.tools import Answer, Tool, edits
 from memanto_redis.cli import output
 from memanto_redis.cli.config import CliConfig
 from memanto_redis_client import AgentHandle, ApiError, ClientError, Memanto
@@ -138,8 +138,8 @@ CALLS: dict[str, Http] = {
     "recall_as_of": lambda s, x: s.agent(x.agent_id).as_of(**_fields(x)),
     "recall_changed_since": lambda s, x: s.agent(x.agent_id).changed_since(**_fields(x)),
     "forget": lambda s, x: s.agent(x.agent_id).forget(x.memory_id),
-    "edit_memory": lambda s, x: s.agent(x.agent_id).edit(x.memory_id,
-                                                        **_fields(x, "memory_id")),
+    # The memory as it now reads, as the tool answers over HTTP (PATCH puts it under memory).
+    "edit_memory": lambda s, x: s.agent(x.agent_id).edit(x.memory_id, **edits(x))["memory"],
     "memory_history": lambda s, x: s.agent(x.agent_id).history(x.memory_id),
     "stm_append": lambda s, x: s.agent(x.agent_id).stm_append(**_fields(x)),
     "stm_read": lambda s, x: s.agent(x.agent_id).stm_read(x.limit, x.session),

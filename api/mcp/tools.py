@@ -157,14 +157,21 @@ async def forget(call: Call, args: a.ForgetArgs) -> Answer:
     return {"memory_id": args.memory_id, "status": "deleted"}
 
 
-async def edit_memory(call: Call, args: a.EditArgs) -> Answer:
-    agent_id = await call.agent(args.agent_id)
+def edits(args: a.EditArgs) -> dict[str, object]:
+    """What edit_memory changes; nothing at all is refused (over stdio as well, before the
+    server's PATCH, which answers MEMANTO's 400, is asked)."""
     changes = args.changes()
     changes.pop("memory_id", None)
     changes.pop("agent_id", None)
     if not changes:
         raise InvalidInput("nothing to change: give any of title, content, type, confidence, "
                            "tags, source")
+    return changes
+
+
+async def edit_memory(call: Call, args: a.EditArgs) -> Answer:
+    agent_id = await call.agent(args.agent_id)
+    changes = edits(args)
     return v2.memory(await call.services.editor.patch(agent_id, args.memory_id, changes))
 
 
