@@ -34,6 +34,8 @@ from memanto_redis.api.v2 import models as v2
 from memanto_redis.api.v2 import policy as v2_policy
 from memanto_redis.api.v2 import quotas
 from memanto_redis.shared.agent_memory.stm import CURRENT, SESSION_ID_RE
+from memanto_redis.shared.infra.cursors import MAX_CURSOR
+from memanto_redis.shared.memory.edits import HISTORY_MAX_PAGE, HISTORY_PAGE
 from memanto_redis.shared.memory.imports import ImportIn
 from memanto_redis.shared.memory.policy import MemoryPolicy
 from memanto_redis.shared.memory.rules import MAX_RECALL_LIMIT, USER_ID_PATTERN
@@ -202,7 +204,10 @@ TABLE: dict[str, Doc] = {
     f"DELETE {MEMORY}": Doc(SESSION),
     f"POST {MEMORY}/expire": Doc(SESSION, v2.ExpireIn, body_optional=True),
     f"POST {MEMORY}/restore": Doc(SESSION),
-    f"GET {MEMORY}/history": Doc(SESSION),
+    f"GET {MEMORY}/history": Doc(SESSION, query=(
+        whole("limit", HISTORY_PAGE, 1, HISTORY_MAX_PAGE),
+        Query("cursor", {"type": "string", "maxLength": MAX_CURSOR},
+              "next_cursor of the page before (versions oldest first)"))),
     f"POST {V2}/recall/as-of": Doc(SESSION, v2.AsOfIn),
     f"POST {V2}/recall/changed-since": Doc(SESSION, v2.ChangedSinceIn),
     f"POST {V2}/recall/recent": Doc(SESSION, v2.RecentIn, body_optional=True),

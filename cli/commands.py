@@ -235,7 +235,7 @@ def upload(args: argparse.Namespace, config: CliConfig) -> None:
 
 
 def memory_history(args: argparse.Namespace, config: CliConfig) -> None:
-    result = _session(config).history(args.id)
+    result = _session(config).history(args.id, args.cursor, args.limit)
     output.emit(result, args.json, output.history(result))
 
 

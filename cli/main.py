@@ -124,9 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("id")
     sub.add_argument("-r", "--reason", help="why, kept as its expired_by")
     for name, handler, text in [("show", commands.memory_show, "show a memory"),
-                                ("restore", commands.memory_restore, "make it active again"),
-                                ("history", commands.memory_history, "list its versions")]:
+                                ("restore", commands.memory_restore, "make it active again")]:
         verb(memory, name, handler, text).add_argument("id")
+    sub = verb(memory, "history", commands.memory_history, "list its versions, a page at a time")
+    sub.add_argument("id")
+    sub.add_argument("-n", "--limit", type=int, help="versions per page (server default 100, "
+                                                      "at most 1000)")
+    sub.add_argument("--cursor", help="where the page before ended (as printed after it)")
     sub = verb(memory, "export", tree.export, "write an agent's memories as a Markdown tree")
     sub.add_argument("agent")
     sub.add_argument("dir")

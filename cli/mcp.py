@@ -140,7 +140,8 @@ CALLS: dict[str, Http] = {
     "forget": lambda s, x: s.agent(x.agent_id).forget(x.memory_id),
     # The memory as it now reads, as the tool answers over HTTP (PATCH puts it under memory).
     "edit_memory": lambda s, x: s.agent(x.agent_id).edit(x.memory_id, **edits(x))["memory"],
-    "memory_history": lambda s, x: s.agent(x.agent_id).history(x.memory_id),
+    "memory_history": lambda s, x: s.agent(x.agent_id).history(x.memory_id, x.cursor,
+                                                               x.limit),
     "stm_append": lambda s, x: s.agent(x.agent_id).stm_append(**_fields(x)),
     "stm_read": lambda s, x: s.agent(x.agent_id).stm_read(x.limit, x.session),
     "current_context": lambda s, x: s.agent(x.agent_id).current_context(x.limit, x.session),

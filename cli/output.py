@@ -102,4 +102,7 @@ def history(record: dict) -> str:
                      f" -> {until}  [{version['lifecycle']}] {version['content']}")
     if record.get("deleted_at"):
         lines.append(f"deleted at {when(record['deleted_at'])}")
+    if record.get("next_cursor"):
+        lines += ["", "Later versions: memanto memory history "
+                  f"{record['memory_id']} --cursor {record['next_cursor']}"]
     return "\n".join(lines)

@@ -25,6 +25,8 @@ from memanto_redis.api.v2.models import (
     RecentIn,
 )
 from memanto_redis.shared.agent_memory.stm import CURRENT, check_session_id
+from memanto_redis.shared.infra.cursors import MAX_CURSOR
+from memanto_redis.shared.memory.edits import HISTORY_MAX_PAGE, HISTORY_PAGE
 from memanto_redis.shared.memory.fields import Body
 from memanto_redis.shared.memory.rules import AGENT_ID_RE, MAX_BATCH
 from memanto_redis.shared.schedule.inbox import MAX_COUNT, MAX_WAIT, STREAM_ID_RE
@@ -98,7 +100,11 @@ class EditArgs(_Memory, MemoryPatch):
 
 
 class HistoryArgs(_Memory):
-    pass
+    limit: int = Field(default=HISTORY_PAGE, ge=1, le=HISTORY_MAX_PAGE,
+                       description="Versions in this page, oldest first.")
+    cursor: str | None = Field(default=None, max_length=MAX_CURSOR,
+                               description="next_cursor of the page before, for the next "
+                                           "page; leave it out for the first.")
 
 
 class StmAppendArgs(_Agent, StmEntryIn):

@@ -177,7 +177,8 @@ async def edit_memory(call: Call, args: a.EditArgs) -> Answer:
 
 async def memory_history(call: Call, args: a.HistoryArgs) -> Answer:
     agent_id = await call.agent(args.agent_id)
-    return v2.history(await call.services.editor.history(agent_id, args.memory_id))
+    return v2.history(await call.services.editor.history(agent_id, args.memory_id,
+                                                         args.limit, args.cursor))
 
 
 # -- v2: agents -----------------------------------------------------------------------------
@@ -325,8 +326,8 @@ TOOLS: tuple[Tool[Any], ...] = (
         "out of date, instead of saving a contradicting one."),
         a.EditArgs, edit_memory),
     Tool("memory_history", (
-        "Every version of one memory, oldest first, with when each was in force. Use it to "
-        "see how and when a memory changed."),
+        "Every version of one memory, oldest first, with when each was in force, a page at "
+        "a time (next_cursor gives the next). Use it to see how and when a memory changed."),
         a.HistoryArgs, memory_history, read_only=True),
     Tool("stm_append", (
         "Add a message to the agent's short-term memory (the running conversation of the "

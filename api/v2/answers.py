@@ -145,7 +145,8 @@ def version(m: Memory) -> dict[str, Any]:
 def history(h: History) -> dict[str, Any]:
     versions = [version(m) for m in h.versions]
     return {"memory_id": h.memory_id, "agent_id": h.agent_id, "versions": versions,
-            "count": len(versions), "deleted_at": iso(h.deleted_at)}
+            "count": len(versions), "deleted_at": iso(h.deleted_at),
+            "next_cursor": h.next_cursor, "has_more": h.has_more}
 
 
 def agent(a: Agent) -> dict[str, Any]:

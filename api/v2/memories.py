@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from memanto_redis.api.auth import once, services, session_claims
 from memanto_redis.api.body import parse
+from memanto_redis.api.query import whole
 from memanto_redis.api.responses import FastJSONResponse
 from memanto_redis.api.v2 import answers
 from memanto_redis.api.v2.errors import Refused, parse_body
@@ -32,6 +33,7 @@ from memanto_redis.shared.auth.tokens import SessionClaims
 from memanto_redis.shared.errors import NotFound
 from memanto_redis.shared.infra.times import iso, parse_time
 from memanto_redis.shared.memory import temporal
+from memanto_redis.shared.memory.edits import HISTORY_MAX_PAGE, HISTORY_PAGE
 
 
 def _agent_session(request: Request) -> SessionClaims:
@@ -131,8 +133,10 @@ async def _set_lifecycle(request: Request, lifecycle: str) -> JSONResponse:
 
 async def memory_history(request: Request) -> JSONResponse:
     claims = await _live_session(request)
-    history = await services(request).editor.history(claims.agent_id,
-                                                      request.path_params["memory_id"])
+    limit = whole(request, "limit", HISTORY_PAGE, 1, HISTORY_MAX_PAGE)
+    history = await services(request).editor.history(
+        claims.agent_id, request.path_params["memory_id"], limit,
+        request.query_params.get("cursor") or None)
     return JSONResponse(answers.history(history))
 
 

@@ -18,9 +18,10 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redisvl.index import AsyncSearchIndex
 from redisvl.query import FilterQuery
+from redisvl.query.filter import Num
 
-from memanto_redis.shared.errors import Busy, NotFound
-from memanto_redis.shared.infra import keys
+from memanto_redis.shared.errors import Busy, InvalidInput, NotFound
+from memanto_redis.shared.infra import cursors, keys
 from memanto_redis.shared.infra.fulltext import Tag
 from memanto_redis.shared.infra.replies import raw_hash
 from memanto_redis.shared.memory.record import HASH_FIELDS, Memory
@@ -30,14 +31,25 @@ T = TypeVar("T")
 # A memory's current state and its vector (None while queued).
 State = tuple[Memory, bytes | None]
 EDITABLE = ("content", "title", "type", "confidence", "tags", "source")
+# Versions in one page of a history: by default, and at most.
+HISTORY_PAGE = 100
+HISTORY_MAX_PAGE = 1000
 
 
 @dataclass(frozen=True, slots=True)
 class History:
+    """One page of a memory's versions, oldest first; on the last page the last version is
+    the current one unless the memory was deleted."""
+
     memory_id: str
     agent_id: str
-    versions: list[Memory]  # oldest first; the last is current unless deleted
+    versions: list[Memory]
     deleted_at: float | None
+    next_cursor: str | None = None  # where the next page starts; None on the last
+
+    @property
+    def has_more(self) -> bool:
+        return self.next_cursor is not None
 
 
 # Fields a change may clear (the expiry stamp, on restore).
@@ -110,28 +122,43 @@ class MemoryEditor:
 
         return await self._watched(agent_id, memory_id, write)
 
-    async def history(self, agent_id: str, memory_id: str) -> History:
+    async def history(self, agent_id: str, memory_id: str, limit: int = HISTORY_PAGE,
+                      cursor: str | None = None) -> History:
+        """A page of the memory's versions, oldest first, keyset-paged by version number
+        (numbers only grow, so a page never repeats or skips one while edits go on)."""
+        if not 1 <= limit <= HISTORY_MAX_PAGE:
+            raise InvalidInput(f"limit must be a whole number from 1 to {HISTORY_MAX_PAGE}",
+                               [{"field": "limit", "message": "out of range",
+                                 "type": "value_error"}])
+        after = _version_after(cursor) if cursor else 0
         if not MEMORY_ID_RE.match(memory_id):
             raise NotFound(f"memory {memory_id!r} not found")
-        query = FilterQuery(
-            filter_expression=(Tag("agent_id") == agent_id) & (Tag("memory_id") == memory_id)
-            & (Tag("kind") == "version"),
-            return_fields=HASH_FIELDS, num_results=10_000,
-        )
-        query.sort_by("version", asc=True)
-        versions = [Memory.from_hash(hit) for hit in await self.index.query(query)]
+        # The current state first: the archived versions read next are all older than it,
+        # so an edit landing in between cannot show one version twice.
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hgetall(keys.memory(agent_id, memory_id))
             pipe.hgetall(keys.queued(agent_id, memory_id))
             pipe.hgetall(keys.tombstone(agent_id, memory_id))
             live, queued, tomb = await pipe.execute()
         current = _current_state(agent_id, memory_id, live, queued)
-        if current is None and not versions:
-            raise NotFound(f"memory {memory_id!r} not found")
+        expression = ((Tag("agent_id") == agent_id) & (Tag("memory_id") == memory_id)
+                      & (Tag("kind") == "version") & (Num("version") > after))
         if current is not None:
+            expression &= Num("version") < current[0].version
+        # One more than a page tells whether another follows.
+        query = FilterQuery(filter_expression=expression, return_fields=HASH_FIELDS,
+                            num_results=limit + 1)
+        query.sort_by("version", asc=True)
+        versions = [Memory.from_hash(hit) for hit in await self.index.query(query)]
+        if current is not None and current[0].version > after:
             versions.append(current[0])
+        if current is None and not tomb and not versions:
+            raise NotFound(f"memory {memory_id!r} not found")
+        page = versions[:limit]
+        next_cursor = cursors.encode({"v": page[-1].version}) if len(versions) > limit \
+            else None
         deleted_at = float(tomb[b"deleted_at"]) if tomb and current is None else None
-        return History(memory_id, agent_id, versions, deleted_at)
+        return History(memory_id, agent_id, page, deleted_at, next_cursor)
 
     # -- the one way every change is made ------------------------------------------------
 
@@ -217,6 +244,14 @@ class MemoryEditor:
             old = keys.version(memory.agent_id, memory.memory_id, dropped)
             pipe.unlink(old)
             pipe.srem(keys.version_keys(memory.agent_id), old)
+
+
+def _version_after(cursor: str) -> int:
+    """The version number a history cursor says the page before ended at."""
+    after = cursors.decode(cursor).get("v")
+    if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+        raise cursors.refused()
+    return after
 
 
 def _current_state(agent_id: str, memory_id: str, live: dict[bytes, bytes],

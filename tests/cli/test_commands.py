@@ -361,6 +361,14 @@ def test_remember_recall_edit_history_and_temporal_recall(cli):
     versions = cli.ok("memory", "history", memory_id, "--json").json()["versions"]
     assert [(v["version"], v["content"], v["current"]) for v in versions] == [
         (1, OLD, False), (2, NEW, True)]
+    # A page at a time: the first ends with how to ask for the next.
+    first = lines_of(cli.ok("memory", "history", memory_id, "-n", "1").out)
+    assert [line[:3] for line in first if line.startswith("v")] == ["v1 "]
+    cursor = first[-1].split(" --cursor ")[1]
+    assert first[-1] == f"Later versions: memanto memory history {memory_id} --cursor {cursor}"
+    rest = cli.ok("memory", "history", memory_id, "--cursor", cursor, "--json").json()
+    assert [v["version"] for v in rest["versions"]] == [2] and not rest["has_more"]
+    assert "limit" in cli.fails("memory", "history", memory_id, "--limit", "0")
 
 
 def test_expire_restore_and_forget(cli):

@@ -237,8 +237,22 @@ class AgentHandle:
     def get(self, memory_id: str) -> dict:
         return self.call("GET", f"memories/{memory_id}")
 
-    def history(self, memory_id: str) -> dict:
-        return self.call("GET", f"memories/{memory_id}/history")
+    def history(self, memory_id: str, cursor: str | None = None,
+                limit: int | None = None) -> dict:
+        """A page of the memory's versions, oldest first (100 unless `limit`, at most
+        1000); pass its `next_cursor` back for the next page."""
+        return self.call("GET", f"memories/{memory_id}/history",
+                         params=_drop_none({"cursor": cursor, "limit": limit}))
+
+    def iter_history(self, memory_id: str, limit: int | None = None) -> Iterator[dict]:
+        """Every version of the memory, oldest first, following the cursor."""
+        cursor = None
+        while True:
+            page = self.history(memory_id, cursor, limit)
+            yield from page["versions"]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return
 
     def recall(self, query: str, **filters: Any) -> dict:
         return self.call("POST", "recall", json=_drop_none({"query": query, **filters}))

@@ -102,6 +102,13 @@ async def exercise_every_tool(client: Client, agent_id: str | None) -> set[str]:
     assert (edited["version"], edited["confidence"]) == (2, 0.5)
     history = await use("memory_history", memory_id=written["memory_id"], **mine)
     assert [v["version"] for v in history["versions"]] == [1, 2]
+    first = await use("memory_history", memory_id=written["memory_id"], limit=1, **mine)
+    assert [v["version"] for v in first["versions"]] == [1] and first["has_more"]
+    rest = await use("memory_history", memory_id=written["memory_id"],
+                     cursor=first["next_cursor"], **mine)
+    assert [v["version"] for v in rest["versions"]] == [2] and not rest["has_more"]
+    await failed(client, "memory_history", 422, memory_id=written["memory_id"],
+                 cursor="junk", **mine)
     assert (await use("forget", memory_id=written["memory_id"], **mine))["status"] == "deleted"
     await failed(client, "memory_history", 404, memory_id="no-such-memory", **mine)
 

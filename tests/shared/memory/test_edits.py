@@ -145,6 +145,84 @@ def test_history_lists_every_version_with_times(client, indexer, mem):
                       headers=other.headers).status_code == 404
 
 
+def _edits(client, agent, base, memory_id, count, start=0):
+    """`count` changes made in place (no re-embedding), each a new version."""
+    for i in range(start, start + count):
+        reply = client.patch(f"{base}/memories/{memory_id}", json={"confidence": i / 1000},
+                             headers=agent.headers)
+        assert reply.status_code == 200, reply.text
+
+
+def _page(client, agent, url, **params):
+    reply = client.get(url, params=params, headers=agent.headers)
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+def test_history_pages_walk_every_version_once(client, mem):
+    agent, base, memory_id = mem
+    url = f"{base}/memories/{memory_id}/history"
+    _edits(client, agent, base, memory_id, 11)  # versions 1..12, the 12th current
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = _page(client, agent, url, limit=5, **({"cursor": cursor} if cursor else {}))
+        pages += 1
+        assert page["count"] == len(page["versions"]) <= 5
+        seen += [v["version"] for v in page["versions"]]
+        if pages == 1:  # an edit between two pages lands at the end, once
+            _edits(client, agent, base, memory_id, 1, start=500)
+        assert page["has_more"] == (page["next_cursor"] is not None)
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == list(range(1, 14)) and pages == 3
+    assert page["versions"][-1]["current"] and page["deleted_at"] is None
+    # A small history's default answer is one page, as before.
+    whole = _page(client, agent, url)
+    assert [v["version"] for v in whole["versions"]] == seen
+    assert (whole["next_cursor"], whole["has_more"]) == (None, False)
+
+
+def test_a_deleted_memorys_history_pages_too(client, mem):
+    agent, base, memory_id = mem
+    url = f"{base}/memories/{memory_id}/history"
+    _edits(client, agent, base, memory_id, 2)
+    assert client.delete(f"{base}/memories/{memory_id}", headers=agent.headers).status_code == 200
+    first = _page(client, agent, url, limit=2)
+    assert [v["version"] for v in first["versions"]] == [1, 2] and first["has_more"]
+    last = _page(client, agent, url, limit=2, cursor=first["next_cursor"])
+    assert [v["version"] for v in last["versions"]] == [3] and not last["has_more"]
+    assert not last["versions"][0]["current"] and last["deleted_at"] is not None
+
+
+def test_history_pages_hold_100_versions_by_default(client, mem):
+    agent, base, memory_id = mem
+    url = f"{base}/memories/{memory_id}/history"
+    _edits(client, agent, base, memory_id, 101)  # versions 1..102
+    first = _page(client, agent, url)
+    assert first["count"] == 100 and first["has_more"]
+    rest = _page(client, agent, url, cursor=first["next_cursor"])
+    # MEMANTO_VERSIONS_KEPT (100) archived versions are kept: the first is gone.
+    assert [v["version"] for v in first["versions"] + rest["versions"]] == list(range(2, 103))
+    assert rest["versions"][-1]["current"] and not rest["has_more"]
+    assert _page(client, agent, url, limit=1000)["count"] == 101
+
+
+@pytest.mark.parametrize(("params", "field"), [
+    ({"limit": "0"}, "limit"), ({"limit": "1001"}, "limit"), ({"limit": "ten"}, "limit"),
+    ({"limit": "-1"}, "limit"), ({"cursor": "junk"}, "cursor"), ({"cursor": "x" * 5000}, "cursor"),
+    # well-formed JSON, but no version a page could end at
+    ({"cursor": "eyJ2IjotMX0="}, "cursor"), ({"cursor": "WzFd"}, "cursor"),
+    ({"cursor": "eyJ2IjoiMyJ9"}, "cursor"),
+])
+def test_bad_history_paging_is_a_422_naming_the_parameter(client, mem, params, field):
+    agent, base, memory_id = mem
+    reply = client.get(f"{base}/memories/{memory_id}/history", params=params,
+                       headers=agent.headers)
+    assert reply.status_code == 422, reply.text
+    assert problem(reply).startswith(field) and reply.json()["message"].startswith(field)
+
+
 def test_memory_routes_need_the_agents_own_live_session(client, mem):
     agent, base, memory_id = mem
     other = new_agent(client)
