@@ -61,3 +61,23 @@ def test_the_client_against_a_real_server(web):
     with pytest.raises(ApiError) as missing:
         agent.get(str(uuid.uuid4()))
     assert missing.value.status == 404
+
+
+def test_every_error_shape_reads_as_one_line(web):
+    """MEMANTO's envelope (/api/v2), its 422 list with the fields at fault, and the other
+    dialects' plain detail all become a message, never a printed dict or list."""
+    memanto = Memanto(web, api_key=ADMIN_KEY)
+    agent_id = f"client-errors-{uuid.uuid4().hex[:8]}"
+    memanto.create_agent(agent_id)
+    agent = memanto.activate(agent_id)
+    with pytest.raises(ApiError) as envelope:
+        agent.get("no-such-memory")
+    assert (envelope.value.status, envelope.value.detail) == (
+        404, "memory 'no-such-memory' not found")
+    with pytest.raises(ApiError) as listed:
+        agent.remember("", tags=["ok", "a,b"])
+    assert listed.value.status == 422 and "{" not in listed.value.detail
+    assert sorted(e["field"] for e in listed.value.errors) == ["content", "tags.1"]
+    with pytest.raises(ApiError) as plain:
+        memanto.request("GET", f"/api/agents/{agent_id}/memory/ltm/nope")
+    assert plain.value.status == 404 and "nope" in plain.value.detail

@@ -53,6 +53,25 @@ def _detail(body: dict) -> str:
     return str(detail)
 
 
+def _field_errors(body: dict) -> list | None:
+    """The fields at fault as {field, message, type}: the other dialects' `errors`, or
+    MEMANTO's 422 list of {loc, msg, type} read so."""
+    errors, detail = body.get("errors"), body.get("detail")
+    if isinstance(errors, list):
+        return errors
+    if not isinstance(detail, list):
+        return None
+    return [{"field": ".".join(str(p) for p in _where(e.get("loc"))),
+             "message": str(e.get("msg")), "type": str(e.get("type"))}
+            for e in detail if isinstance(e, dict)]
+
+
+def _where(loc: object) -> list:
+    # ["body", "memories", 3, "content"] -> memories.3.content
+    parts = list(loc) if isinstance(loc, list) else []
+    return parts[1:] if parts[:1] in (["body"], ["query"], ["path"]) else parts
+
+
 def _drop_none(values: dict) -> dict:
     return {k: v for k, v in values.items() if v is not None}
 
@@ -83,9 +102,7 @@ class Memanto:
             body = _NOT_JSON
         if reply.status_code >= 400:
             if isinstance(body, dict) and body.get("detail"):
-                errors = body.get("errors")
-                raise ApiError(reply.status_code, _detail(body),
-                               errors if isinstance(errors, list) else None)
+                raise ApiError(reply.status_code, _detail(body), _field_errors(body))
             raise ApiError(reply.status_code, self._unexpected(path, reply))
         if body is _NOT_JSON:
             raise ClientError(self._unexpected(path, reply))
@@ -118,9 +135,22 @@ class Memanto:
         return self.request("GET", f"/api/v2/agents/{agent_id}/bootstrap")
 
     # -- Markdown memory trees -------------------------------------------------------------
-    def memory_index(self, agent_id: str) -> dict:
-        """The headers of the agent's tree: `{entries: [{slug, path, name, ...}], count}`."""
-        return self.request("GET", f"/api/v2/agents/{agent_id}/memory-index")
+    def memory_index(self, agent_id: str, cursor: str | None = None,
+                     limit: int | None = None) -> dict:
+        """A page of the headers of the agent's tree: `{entries: [{slug, path, name, ...}],
+        count, total, next_cursor, has_more}` (500 entries unless `limit`, at most 2000)."""
+        return self.request("GET", f"/api/v2/agents/{agent_id}/memory-index",
+                            params=_drop_none({"cursor": cursor, "limit": limit}))
+
+    def iter_memory_index(self, agent_id: str, limit: int | None = None) -> Iterator[dict]:
+        """Every entry of the agent's memory index, in the tree's order."""
+        cursor = None
+        while True:
+            page = self.memory_index(agent_id, cursor, limit)
+            yield from page["entries"]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return
 
     def export_page(self, agent_id: str, cursor: str | None = None, limit: int = 100) -> dict:
         """A page of active memories with what a restore needs (`total` on the first)."""
@@ -285,9 +315,11 @@ class AgentHandle:
     def bootstrap(self) -> dict:
         return self.call("GET", "bootstrap")
 
-    def memory_index(self) -> dict:
-        """The headers of this agent's Markdown tree, to load at session start."""
-        return self.call("GET", "memory-index")
+    def memory_index(self, cursor: str | None = None, limit: int | None = None) -> dict:
+        """A page of the headers of this agent's Markdown tree, to load at session start
+        (`next_cursor` asks for the next)."""
+        return self.call("GET", "memory-index",
+                         params=_drop_none({"cursor": cursor, "limit": limit}))
 
     # -- short-term memory, the swarm, the inbox, schedules (seed 003) -----------------------
     def _seed(self, tail: str) -> str:
