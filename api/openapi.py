@@ -40,6 +40,7 @@ from memanto_redis.shared.memory.imports import ImportIn
 from memanto_redis.shared.memory.policy import MemoryPolicy
 from memanto_redis.shared.memory.rules import MAX_RECALL_LIMIT, USER_ID_PATTERN
 from memanto_redis.shared.schedule.inbox import MAX_COUNT, MAX_WAIT, STREAM_ID_RE
+from memanto_redis.shared.trees.store import INDEX_MAX_PAGE, INDEX_PAGE
 
 REF = "#/components/schemas/{model}"
 Schema = type[BaseModel] | TypeAdapter[Any]
@@ -252,7 +253,10 @@ TABLE: dict[str, Doc] = {
     # (422: a user id that is none)
     "POST /api/v2/users/{user_id}/purge": Doc(KEY, errors=(422,)),
     # MEMANTO v2: Markdown memory trees
-    f"GET {V2}/memory-index": Doc(KEY_OR_SESSION),
+    f"GET {V2}/memory-index": Doc(KEY_OR_SESSION, query=(
+        whole("limit", INDEX_PAGE, 1, INDEX_MAX_PAGE),
+        Query("cursor", {"type": "string", "maxLength": MAX_CURSOR},
+              "next_cursor of the page before (entries in the tree's order)"))),
     f"GET {V2}/memory-export": Doc(KEY_OR_SESSION, query=(
         whole("limit", MAX_RECALL_LIMIT, 1, MAX_RECALL_LIMIT),
         Query("cursor", {"type": "string"}, "next_cursor of the page before"))),

@@ -143,7 +143,7 @@ def _wait_indexed(client: Memanto, args: argparse.Namespace, ids: list[str]) -> 
     deadline = time.monotonic() + args.timeout
     with _progress(args, len(ids), "indexing") as bar:
         while True:
-            listed = {e["memory_id"] for e in client.memory_index(args.agent)["entries"]}
+            listed = {e["memory_id"] for e in client.iter_memory_index(args.agent)}
             done = len(ids) - len(waiting - listed)
             bar.update(done - bar.n)
             waiting -= listed

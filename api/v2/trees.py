@@ -21,12 +21,16 @@ from memanto_redis.shared.trees.markdown import seed_type
 async def memory_index(request: Request) -> JSONResponse:
     agent_id = request.path_params["agent_id"]
     await agent_access(request, agent_id)
+    limit = whole(request, "limit", trees.INDEX_PAGE, 1, trees.INDEX_MAX_PAGE)
+    page = await trees.memory_index(services(request).memories, agent_id, limit,
+                                    request.query_params.get("cursor") or None)
     entries = [{"slug": p.slug, "path": p.path, "name": p.entry.name,
                 "description": p.entry.description, "type": seed_type(p.entry.memory_type),
                 "memory_type": p.entry.memory_type, "topic": p.folder,
-                "memory_id": p.entry.memory_id}
-               for p in await trees.memory_index(services(request).memories, agent_id)]
-    return JSONResponse({"agent_id": agent_id, "entries": entries, "count": len(entries)})
+                "memory_id": p.entry.memory_id} for p in page.entries]
+    return JSONResponse({"agent_id": agent_id, "entries": entries, "count": len(entries),
+                         "total": page.total, "next_cursor": page.next_cursor,
+                         "has_more": page.next_cursor is not None})
 
 
 async def memory_export(request: Request) -> JSONResponse:

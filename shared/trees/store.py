@@ -4,7 +4,7 @@ export, and imports that keep ids and times. Only active memories belong to a tr
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from redisvl.query import CountQuery, FilterQuery
@@ -12,7 +12,8 @@ from redisvl.query.filter import Num
 
 from memanto_redis.shared.auth.tokens import SessionClaims
 from memanto_redis.shared.errors import Conflict, InvalidInput
-from memanto_redis.shared.infra import keys
+from memanto_redis.shared.infra import cursors, keys
+from memanto_redis.shared.infra.replies import text_or_none
 from memanto_redis.shared.infra.times import iso
 from memanto_redis.shared.memory import pending, temporal
 from memanto_redis.shared.memory.filters import NO_FILTERS, live_filter
@@ -22,10 +23,14 @@ from memanto_redis.shared.memory.rules import split_tags
 from memanto_redis.shared.memory.store import MemoryStore, Once
 from memanto_redis.shared.trees.markdown import Entry, Placed, derive_description, layout
 
-# The index reads this many memories per query; the content is read only to derive
-# descriptions and never leaves the server.
+# The index reads this many memories per query.
 _CHUNK = 1000
-_HEADER_FIELDS = ["memory_id", "title", "type", "tags", "created_at", "content", "metadata"]
+# What the layout needs of every memory; the content and metadata (for descriptions) are
+# read for one page's memories only, and the content never leaves the server.
+_HEADER_FIELDS = ["memory_id", "title", "type", "tags", "created_at"]
+# Entries in one page of the memory index: by default, and at most.
+INDEX_PAGE = 500
+INDEX_MAX_PAGE = 2000
 
 
 def _metadata(raw: str | bytes | dict[str, Any] | None) -> dict[str, Any]:
@@ -79,26 +84,87 @@ class ExportPage:
     total: int | None  # counted on the first page only (for a progress bar)
 
 
-async def memory_index(store: MemoryStore, agent_id: str) -> list[Placed]:
-    """The tree's headers: where each memory lives, its name, description and type."""
+@dataclass(frozen=True, slots=True)
+class IndexPage:
+    entries: list[Placed]
+    next_cursor: str | None  # where the next page starts; None on the last
+    total: int  # entries in the whole index
+
+
+async def memory_index(store: MemoryStore, agent_id: str, limit: int = INDEX_PAGE,
+                       cursor: str | None = None) -> IndexPage:
+    """A page of the tree's headers, in the tree's order (oldest first): where each memory
+    lives, its name, description and type. Slugs and folders depend on the whole tree, so
+    every page lays out all the headers; descriptions are read for this page only. Keyset-
+    paged on (created_at, memory_id): a memory added meanwhile lands on the last page."""
+    if not 1 <= limit <= INDEX_MAX_PAGE:
+        raise InvalidInput(f"limit must be a whole number from 1 to {INDEX_MAX_PAGE}",
+                           [{"field": "limit", "message": "out of range",
+                             "type": "value_error"}])
+    after = _index_after(cursor) if cursor else None
+    waiting = {m.memory_id: m for m in
+               pending.matching(await pending.of_agent(store.redis, agent_id), NO_FILTERS)}
     entries = []
-    waiting = pending.matching(await pending.of_agent(store.redis, agent_id), NO_FILTERS)
-    held = {m.memory_id for m in waiting}
     for hit in await _active_hits(store, agent_id):
-        if hit["memory_id"] in held:  # an edit waiting for the worker is the newer state
+        if hit["memory_id"] in waiting:  # an edit waiting for the worker is the newer state
             continue
-        description, _ = _split(_metadata(hit.get("metadata")), hit.get("content") or "")
         entries.append(Entry(
-            name=hit["title"], description=description, memory_type=hit["type"],
+            name=hit["title"], description="", memory_type=hit["type"],
             memory_id=hit["memory_id"], tags=tuple(split_tags(hit.get("tags"))),
             created_at=iso(hit["created_at"])))
-    for memory in waiting:
-        description, _ = _split(memory.metadata or {}, memory.content)
+    for memory in waiting.values():
         entries.append(Entry(
-            name=memory.title, description=description, memory_type=memory.type,
+            name=memory.title, description="", memory_type=memory.type,
             memory_id=memory.memory_id, tags=tuple(memory.tags),
             created_at=iso(memory.created_at)))
-    return layout(entries)
+    placed = layout(entries)
+    rest = [p for p in placed if _position(p.entry) > after] if after else placed
+    page = rest[:limit]
+    next_cursor = None
+    if len(rest) > limit:
+        last_at, last_id = _position(page[-1].entry)
+        next_cursor = cursors.encode({"t": last_at, "id": last_id})
+    described = await _described(store, agent_id, page, waiting)
+    return IndexPage(described, next_cursor, len(placed))
+
+
+def _position(entry: Entry) -> tuple[str, str]:
+    """Where an entry stands in the tree's order (layout sorts on these first)."""
+    return entry.created_at or "", entry.memory_id or ""
+
+
+def _index_after(cursor: str) -> tuple[str, str]:
+    position = cursors.decode(cursor)
+    at, memory_id = position.get("t"), position.get("id")
+    if not isinstance(at, str) or not isinstance(memory_id, str):
+        raise cursors.refused()
+    return at, memory_id
+
+
+async def _described(store: MemoryStore, agent_id: str, page: list[Placed],
+                     waiting: dict[str, Memory]) -> list[Placed]:
+    """The page's entries with their descriptions: stored in the metadata, else derived
+    from the content (of the indexed document, or of the queued record)."""
+    indexed = [p.entry.memory_id for p in page if p.entry.memory_id not in waiting]
+    async with store.redis.pipeline(transaction=False) as pipe:
+        for memory_id in indexed:
+            pipe.hmget(keys.memory(agent_id, memory_id or ""), ["content", "metadata"])
+        read = dict(zip(indexed, await pipe.execute(), strict=True))
+    described = []
+    for p in page:
+        memory_id = p.entry.memory_id or ""
+        if memory_id in waiting:
+            memory = waiting[memory_id]
+            metadata, content = memory.metadata or {}, memory.content
+        else:
+            # A memory edited since the headers were read has no document for a moment:
+            # its name stands in.
+            raw_content, raw_metadata = read[memory_id]
+            content = text_or_none(raw_content) or p.entry.name
+            metadata = _metadata(text_or_none(raw_metadata))
+        description, _ = _split(metadata, content)
+        described.append(Placed(replace(p.entry, description=description), p.slug, p.folder))
+    return described
 
 
 async def export_page(store: MemoryStore, agent_id: str, limit: int,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from tests.conftest import ADMIN, new_agent
 from tests.support import problem
 
@@ -140,3 +142,64 @@ def test_export_pages_follow_the_cursor_and_skip_expired(client, indexer):
     assert len(seen) == len(set(seen)) == 6 and expired not in seen
     index = client.get(f"{base}/memory-index", headers=ADMIN).json()
     assert {e["memory_id"] for e in index["entries"]} == set(seen)
+
+
+def _index_page(client, agent_id, **params):
+    reply = client.get(f"/api/v2/agents/{agent_id}/memory-index", params=params,
+                       headers=ADMIN)
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+def test_the_memory_index_pages_in_the_trees_order(client, indexer):
+    agent = new_agent(client, "tree")
+    # Twelve memories: three share a creation time (ties go by id), three share a topic (a
+    # folder), two share a name (slugs _2), one has a stored description.
+    memories = [{"content": f"Fact {i}\nmore", "title": "Same name" if i in (3, 9) else
+                 f"Fact {i}", "created_at": f"2025-03-{1 + min(i, 5):02d}T10:00:00Z",
+                 "tags": ["stripe"] if i in (2, 6, 10) else []} for i in range(12)]
+    memories[7]["description"] = "A stored description"
+    assert _import(client, agent.agent_id, memories).status_code == 200
+    indexer.run(burst=True)
+    # One more still queued: an index page holds it as well.
+    assert _import(client, agent.agent_id, [{"content": "Waiting fact"}]).status_code == 200
+    whole = _index_page(client, agent.agent_id, limit=2000)
+    assert (whole["count"], whole["total"], whole["has_more"]) == (13, 13, False)
+    walked, cursor, pages = [], None, 0
+    while True:
+        page = _index_page(client, agent.agent_id, limit=5,
+                           **({"cursor": cursor} if cursor else {}))
+        pages += 1
+        assert page["total"] == 13 + (pages > 1) and page["count"] <= 5
+        walked += page["entries"]
+        if pages == 1:  # a memory added between pages lands on the last page
+            assert _import(client, agent.agent_id, [{"content": "Late fact"}]).status_code == 200
+        assert page["has_more"] == (page["next_cursor"] is not None)
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert pages == 3 and walked[:13] == whole["entries"]
+    assert [e["name"] for e in walked[13:]] == ["Late fact"]
+    ids = [e["memory_id"] for e in walked]
+    assert len(ids) == len(set(ids)) == 14
+    # Pages carry what the whole index does: folders, de-duplicated slugs, descriptions.
+    assert {e["path"] for e in walked if e["topic"] == "stripe"} == {
+        "stripe/fact_2.md", "stripe/fact_6.md", "stripe/fact_10.md"}
+    assert {e["slug"] for e in walked if e["name"] == "Same name"} == {"same_name",
+                                                                        "same_name_2"}
+    assert {e["description"] for e in walked if e["name"] == "Fact 7"} == {
+        "A stored description"}
+    assert {e["description"] for e in walked if e["name"] == "Fact 8"} == {"Fact 8"}
+
+
+@pytest.mark.parametrize(("params", "field"), [
+    ({"limit": "0"}, "limit"), ({"limit": "2001"}, "limit"), ({"limit": "all"}, "limit"),
+    ({"cursor": "junk"}, "cursor"), ({"cursor": "x" * 5000}, "cursor"),
+    ({"cursor": "eyJ0IjoxfQ=="}, "cursor"),  # {"t": 1}: JSON, but no position
+])
+def test_bad_memory_index_paging_is_a_422_naming_the_parameter(client, params, field):
+    agent = new_agent(client, "tree")
+    reply = client.get(f"/api/v2/agents/{agent.agent_id}/memory-index", params=params,
+                       headers=ADMIN)
+    assert reply.status_code == 422, reply.text
+    assert problem(reply).startswith(field) and reply.json()["message"].startswith(field)
