@@ -160,8 +160,8 @@ class Eraser:
         # The facts written in the agent's name are listed, but a SCAN also finds those
         # posted under it as source_agent by someone else.
         dropped = 0
-        written = [keys.swarm_fact(text(i)) for i in await self.redis.zrange(
-            keys.swarm_written(agent_id), 0, -1)]
+        members = cast(list[bytes], await self.redis.zrange(keys.swarm_written(agent_id), 0, -1))
+        written = [keys.swarm_fact(text(i)) for i in members]
         if written:
             dropped += int(await self.redis.unlink(*written))
         await self.redis.unlink(keys.swarm_written(agent_id))
