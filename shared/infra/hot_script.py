@@ -14,6 +14,7 @@ away. An exchange that fails is never retried here: the script may have run.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from typing import Any
 
@@ -23,6 +24,10 @@ from redis.exceptions import NoScriptError
 
 # Idle connections kept for reuse; more are opened under load and closed after it.
 KEEP_IDLE = 64
+# The longest one exchange may take. redis-py's own socket timeout would wrap each send in
+# asyncio.wait_for, a task per command (~10 us here); one asyncio.timeout around the
+# exchange bounds it as well for a fraction of that.
+EXCHANGE_SECONDS = 5.0
 
 
 def pack(*args: bytes | str | int | float) -> bytes:
@@ -79,13 +84,18 @@ class HotScript:
                 pass
             # Closed by the server (a restart), or holding a stray reply.
             await conn.disconnect()
-        return self.pool.make_connection()
+        # No per-call socket timeout (see EXCHANGE_SECONDS).
+        return self.pool.connection_class(**{**self.pool.connection_kwargs,
+                                             "socket_timeout": None})
 
     async def _run(self, conn: Any, keys: list[str], args: list[Any]) -> Any:
         command = pack("EVALSHA", self.sha, len(keys), *keys, *args)
         try:
-            await conn.send_packed_command(command, check_health=False)
-            return await conn.read_response()
+            async with asyncio.timeout(EXCHANGE_SECONDS):
+                await conn.send_packed_command(command, check_health=False)
+                return await conn.read_response()
+        except TimeoutError as exc:
+            raise redis.TimeoutError("Redis did not answer in time") from exc
         except NoScriptError:
             # A restarted (or new) Redis does not know the script yet.
             await conn.send_command("SCRIPT", "LOAD", self.source)
