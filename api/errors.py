@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 
 import redis
 from redisvl.exceptions import RedisVLError
@@ -76,8 +77,11 @@ async def memanto_error(request: Request, exc: Exception) -> JSONResponse:
         headers["Retry-After"] = str(exc.retry_after)
         # Held a moment before it is answered: a client flooding over its quota through
         # many connections then sends few requests, and others' requests find the event
-        # loop free (a held answer costs no CPU).
-        await asyncio.sleep(request.state.services.settings.rate_limit_hold)
+        # loop free (a held answer costs no CPU). The hold varies by half either way:
+        # held alike, a flood's connections would all come back at once, a burst of work
+        # that others' requests queue behind.
+        hold = request.state.services.settings.rate_limit_hold
+        await asyncio.sleep(hold * random.uniform(0.5, 1.5))
     if isinstance(exc, Busy):
         headers["Retry-After"] = str(exc.retry_after)
         # For the metrics: which bound turned the request away.
