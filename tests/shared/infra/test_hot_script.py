@@ -1,5 +1,5 @@
-"""The door's script runner across a Redis restart: its kept connections die with the
-server, and no request after the restart may be the one that finds out."""
+"""The door's script runner across a Redis restart: its connection dies with the server,
+and no request after the restart may be the one that finds out."""
 
 from __future__ import annotations
 
@@ -26,18 +26,18 @@ def test_kept_connections_are_replaced_after_a_restart(tmp_path):
         client = aredis.Redis(port=port, **client_options(asynchronous=True))
         script = HotScript(client, SCRIPT)
         try:
-            # Eight requests at once leave eight connections kept for reuse.
-            await asyncio.gather(*(script(["n"], []) for _ in range(8)))
-            assert len(script._idle) == 8  # noqa: SLF001
+            # Eight requests at once share one connection, answered in order.
+            replies = await asyncio.gather(*(script(["n"], []) for _ in range(8)))
+            assert sorted(replies) == list(range(1, 9))
             stop(server, signal.SIGKILL)
             with pytest.raises(redis.ConnectionError):
                 await script(["n"], [])  # Redis is away: an error, and nothing kept
-            assert script._idle == []  # noqa: SLF001
+            assert script._link is None  # noqa: SLF001
             server = start_redis(port, tmp_path)
             assert await script(["n"], []) >= 1
 
-            # Killed again while connections are kept and nobody calls: the loop sees each
-            # one closed, and the next requests all succeed on new ones.
+            # Killed again while the connection is kept and nobody calls: the loop sees it
+            # closed, and the next requests all succeed on a new one.
             await asyncio.gather(*(script(["n"], []) for _ in range(8)))
             stop(server, signal.SIGKILL)
             server = start_redis(port, tmp_path)
@@ -46,6 +46,41 @@ def test_kept_connections_are_replaced_after_a_restart(tmp_path):
             assert all(isinstance(n, int) for n in replies)
         finally:
             await script.close()
+            await client.aclose()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        stop(server)
+
+
+def test_a_request_given_up_leaves_the_others_their_own_replies(tmp_path):
+    """Replies are handed out in order: one whose caller left (a cancelled request) is
+    dropped, and every other caller still gets its own."""
+    port = free_port()
+    server = start_redis(port, tmp_path)
+
+    async def scenario() -> None:
+        client = aredis.Redis(port=port, **client_options(asynchronous=True))
+        echo = HotScript(client, "redis.call('INCR', KEYS[1]) return ARGV[1]")
+        try:
+            calls = [asyncio.ensure_future(echo(["n"], [str(i)])) for i in range(50)]
+            await asyncio.sleep(0)
+            for call in calls[::3]:
+                call.cancel()
+            done = await asyncio.gather(*calls, return_exceptions=True)
+            for i, reply in enumerate(done):
+                if not isinstance(reply, asyncio.CancelledError):
+                    assert reply == str(i).encode()
+            assert await echo(["n"], ["last"]) == b"last"
+            # A script error is the caller's, and leaves the connection in use.
+            failing = HotScript(client, "return redis.error_reply('ERR no')")
+            with pytest.raises(redis.ResponseError, match="no"):
+                await failing([], [])
+            assert await failing._connected() is failing._link  # noqa: SLF001
+            await failing.close()
+        finally:
+            await echo.close()
             await client.aclose()
 
     try:
