@@ -27,9 +27,11 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml
 run: $(STAMP)
 	$(BIN)/memanto dev
 
+# One pytest worker per core, each with its own embedded Redis and live stack; a test file
+# stays in one worker (its module fixtures are shared by its tests).
 test: $(STAMP) typecheck
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 # mypy reads the folders under their installed name through a tree of links.
 typecheck: $(STAMP)

@@ -116,6 +116,8 @@ def test_every_dialect_searches_by_words_too(client, stocked):
                               "search_mode": "keyword"})
     assert as_of.status_code == 200, as_of.text
     assert as_of.json()["memories"][0]["memory_id"] == ids[TICKETS[3]]
+    # Swarm facts are shared by every agent: other tests' facts must not compete here.
+    assert client.delete("/api/swarm/facts", headers=ADMIN).status_code == 200
     fact = client.post("/api/swarm/facts", headers=ADMIN,
                        json={"content": "Incident 77341 is resolved: the cache was flushed"})
     assert fact.status_code == 201, fact.text
