@@ -15,11 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
-import tempfile
 import time
-import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -29,7 +26,15 @@ if str(ROOT) not in sys.path:
 
 from bench.door import DOOR_TEXT  # noqa: E402
 from bench.load import LoadResult, ensure_wrk, run_load  # noqa: E402
-from bench.stack import Agent, Context, banner, log_tail, new_agent, start_stack  # noqa: E402
+from bench.stack import (  # noqa: E402
+    Agent,
+    Context,
+    RunFailed,
+    banner,
+    new_agent,
+    run_in_context,
+    start_stack,
+)
 
 GOAL = 1.5
 
@@ -102,24 +107,10 @@ def run(ctx: Context, args: argparse.Namespace) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-
-    def stop(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, stop)
-    with tempfile.TemporaryDirectory(prefix="memanto-fair-") as tmp:
-        ctx = Context(Path(tmp))
-        try:
-            figures = run(ctx, args)
-        except (Exception, KeyboardInterrupt):
-            traceback.print_exc()
-            for log in ctx.logs:
-                tail = log_tail(log, 1500)
-                if tail:
-                    print(f"\n--- tail of {log.name} ---\n{tail}", file=sys.stderr)
-            return 1
-        finally:
-            ctx.stop_all()
+    try:
+        figures = run_in_context("memanto-fair-", lambda ctx: run(ctx, args))
+    except RunFailed:
+        return 1
     if args.json:
         print(json.dumps(figures))
     return 0

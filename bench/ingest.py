@@ -26,15 +26,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
-import tempfile
 import time
-import traceback
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -46,7 +41,13 @@ from bench.lag import phase_lag  # noqa: E402
 from bench.load import ensure_wrk  # noqa: E402
 from bench.pipeline import phase_pipeline  # noqa: E402
 from bench.report import Results, print_summary  # noqa: E402
-from bench.stack import Context, log_tail, new_agent, start_stack  # noqa: E402
+from bench.stack import (  # noqa: E402
+    Context,
+    RunFailed,
+    new_agent,
+    run_in_context,
+    start_stack,
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -99,29 +100,12 @@ def run(ctx: Context, args: argparse.Namespace) -> None:
     print_summary(Results(door, embed, pipe, lag, embed_again), args)
 
 
-def _raise_on_sigterm() -> Callable[[int, Any], None]:
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    return handler
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _raise_on_sigterm())
-    with tempfile.TemporaryDirectory(prefix="memanto-bench-") as tmp:
-        ctx = Context(Path(tmp))
-        try:
-            run(ctx, args)
-        except (Exception, KeyboardInterrupt):
-            traceback.print_exc()
-            for log in ctx.logs:
-                tail = log_tail(log, 1500)
-                if tail:
-                    print(f"\n--- tail of {log.name} ---\n{tail}", file=sys.stderr)
-            return 1
-        finally:
-            ctx.stop_all()
+    try:
+        run_in_context("memanto-bench-", lambda ctx: run(ctx, args))
+    except RunFailed:
+        return 1
     return 0
 
 

@@ -25,11 +25,8 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import signal
 import sys
-import tempfile
 import time
-import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -44,7 +41,16 @@ if str(ROOT) not in sys.path:
 
 from bench.lag import percentile  # noqa: E402
 from bench.report import machine_info, verdict  # noqa: E402
-from bench.stack import Agent, Context, banner, log_tail, new_agent, start_stack  # noqa: E402
+from bench.stack import (  # noqa: E402
+    Agent,
+    Context,
+    RunFailed,
+    banner,
+    log_tail,
+    new_agent,
+    run_in_context,
+    start_stack,
+)
 from memanto_redis.cli.processes import start_worker, wait_until  # noqa: E402
 from memanto_redis.shared.infra.hybrid import SEARCH_MODES  # noqa: E402
 from memanto_redis.shared.infra.settings import Settings  # noqa: E402
@@ -448,23 +454,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-
-    def on_sigterm(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, on_sigterm)
-    with tempfile.TemporaryDirectory(prefix="memanto-recall-") as tmp:
-        ctx = Context(Path(tmp))
-        try:
-            res = run(ctx, args)
-        except (Exception, KeyboardInterrupt):
-            traceback.print_exc()
-            for log in ctx.logs:
-                if tail := log_tail(log, 1500):
-                    print(f"\n--- tail of {log.name} ---\n{tail}", file=sys.stderr)
-            return 1
-        finally:
-            ctx.stop_all()
+    try:
+        res = run_in_context("memanto-recall-", lambda ctx: run(ctx, args))
+    except RunFailed:
+        return 1
     if args.json is not None:
         args.json.write_text(json.dumps(res, indent=1))
     return 0

@@ -7,11 +7,16 @@ stops it all again; the processes come from `memanto_redis.cli.processes`.
 from __future__ import annotations
 
 import secrets
+import signal
 import subprocess
 import sys
+import tempfile
 import time
+import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import redis
@@ -19,6 +24,7 @@ import redis
 from memanto_redis.cli.processes import free_port, service_env, start_redis, start_web, stop
 
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 
 
 def log_tail(path: Path, chars: int = 3000) -> str:
@@ -103,6 +109,32 @@ class Context:
                 self.stop_one(proc)
             except Exception as exc:  # keep stopping the others
                 print(f"could not stop pid {proc.pid}: {exc}", file=sys.stderr)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+class RunFailed(Exception):
+    """A benchmark run failed; its traceback and logs are printed already."""
+
+
+def run_in_context(prefix: str, run: Callable[[Context], T]) -> T:
+    """`run` with a Context of its own in a temp dir, everything it started stopped after
+    (SIGTERM too); on failure the traceback and the tail of each log, then RunFailed."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        ctx = Context(Path(tmp))
+        try:
+            return run(ctx)
+        except (Exception, KeyboardInterrupt):
+            traceback.print_exc()
+            for log in ctx.logs:
+                if tail := log_tail(log, 1500):
+                    print(f"\n--- tail of {log.name} ---\n{tail}", file=sys.stderr)
+            raise RunFailed(prefix) from None
+        finally:
+            ctx.stop_all()
 
 
 def start_stack(ctx: Context) -> None:

@@ -7,13 +7,16 @@ in `memanto_redis.cli.processes`; they are re-exported here under the names the 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
 import subprocess
 import sys
+import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -148,3 +151,15 @@ def problem(reply: Any) -> str:
         return "; ".join(".".join(str(p) for p in e["loc"][1:]) + ": " + e["msg"]
                          for e in detail)
     return str(detail)
+
+
+@contextlib.contextmanager
+def loopback_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[ThreadingHTTPServer]:
+    """An HTTP server on a free loopback port, serving in a thread while the block runs."""
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()

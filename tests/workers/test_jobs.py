@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -13,7 +12,7 @@ from memanto_redis.shared.infra.settings import Settings
 from memanto_redis.workers.jobs import Delivery
 from memanto_redis.workers.scheduler import Clock
 from tests.conftest import ADMIN, new_agent
-from tests.support import add_schedule, free_port
+from tests.support import add_schedule, loopback_http
 
 
 def test_delivery_is_idempotent_and_goes_to_the_current_stm_session(client, r, queue):
@@ -61,11 +60,8 @@ class Receiver(BaseHTTPRequestHandler):
 @pytest.fixture
 def receiver() -> Iterator[int]:
     Receiver.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_port
-    server.shutdown()
-    server.server_close()
+    with loopback_http(Receiver) as server:
+        yield server.server_port
 
 
 def fire_webhook(client, r, queue, receiver: int, settings: Settings) -> tuple[str, dict, str]:

@@ -17,7 +17,7 @@ import pytest
 
 from memanto_redis.shared.schedule import egress
 from memanto_redis.shared.schedule.egress import Allow, choose, internal, literal
-from tests.support import free_port
+from tests.support import free_port, loopback_http
 
 LOOPBACK = Allow.parse(["127.0.0.1"])
 
@@ -124,11 +124,8 @@ class Receiver(BaseHTTPRequestHandler):
 @pytest.fixture
 def receiver() -> Iterator[int]:
     Receiver.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_port
-    server.shutdown()
-    server.server_close()
+    with loopback_http(Receiver) as server:
+        yield server.server_port
 
 
 def send(url: str, allow: Allow, resolver: egress.Resolver = egress.system_resolver,
