@@ -1,4 +1,5 @@
-"""Jobs run by the `jobs` process (`rq worker --with-scheduler memanto`).
+"""Jobs run by the `jobs` process (`python -m memanto_redis.workers.jobs`: RQ's
+`rq worker --with-scheduler memanto` with this module's JobsWorker).
 
 `deliver` puts a fired prompt in the agent's inbox and, as a `system` message, in its
 short-term memory, then hands a webhook (when the schedule has one) to `post_webhook`,
@@ -11,6 +12,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import os
+import sys
 import time
 from typing import Any
 
@@ -236,3 +239,22 @@ class Delivery:
             # Not raised: a retry would be refused the same way.
             return f"webhook {delivery}: {error}, not retried"
         raise WebhookFailed(f"webhook {delivery}: {error}" + ("" if final else "; will retry"))
+
+
+def main() -> None:
+    """The jobs process: RQ's own `rq worker` command, given the Redis URL in its
+    environment (RQ_REDIS_URL) instead of on its command line, where `ps` would show the
+    password in it to every user of the host."""
+    from rq.cli import main as rq_main
+
+    try:
+        os.environ["RQ_REDIS_URL"] = settings().redis_url
+    except ConfigError as exc:
+        sys.exit(f"jobs: {exc}")
+    sys.argv = ["rq", "worker", "--with-scheduler", "-w", f"{__name__}.JobsWorker",
+                keys.JOBS_QUEUE]
+    rq_main()
+
+
+if __name__ == "__main__":
+    main()

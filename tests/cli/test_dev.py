@@ -257,6 +257,9 @@ def test_the_embedded_redis_requires_its_password(dev):
     # key (from the environment here) is not printed either.
     cmdline = Path(f"/proc/{dev.pid('redis')}/cmdline").read_bytes()
     assert b"redis-server" in cmdline and password.encode() not in cmdline
+    # Nor on any other process's (the jobs process hands it to RQ in its environment).
+    for name in ("web", "worker", "scheduler", "jobs"):
+        assert password.encode() not in Path(f"/proc/{dev.pid(name)}/cmdline").read_bytes()
     assert password not in dev.text() and ADMIN_KEY not in dev.text()
     assert "Admin API key: MEMANTO_API_KEY from the environment" in dev.text()
 

@@ -22,7 +22,7 @@ from rq import Queue, Worker
 from memanto_redis.shared.infra import keys
 from memanto_redis.shared.schedule import webhooks
 from tests.conftest import ADMIN, new_agent
-from tests.support import JOBS_WORKER, ROOT, free_port, service_env, stop, wait_until
+from tests.support import ROOT, free_port, service_env, stop, wait_until
 
 LOCK_MS = 1500
 
@@ -62,10 +62,7 @@ def start_scheduler(procs, redis_url: str, log: Path, **env: str) -> subprocess.
 
 def start_jobs(procs, r, redis_url: str, log: Path, **env: str) -> subprocess.Popen:
     """The Procfile's `jobs` line, and wait until the worker listens."""
-    rq = str(Path(sys.executable).parent / "rq")
-    proc = start([rq, "worker", "--with-scheduler", "-w", JOBS_WORKER, "--url",
-                  redis_url, keys.JOBS_QUEUE],
-                 redis_url, log, **env)
+    proc = start([sys.executable, "-m", "memanto_redis.workers.jobs"], redis_url, log, **env)
     procs.append(proc)
     queue = Queue(keys.JOBS_QUEUE, connection=r)
     wait_until(lambda: Worker.count(connection=r, queue=queue) > 0, 30, 0.05,
