@@ -121,9 +121,11 @@ def test_every_dialect_searches_by_words_too(client, stocked):
     fact = client.post("/api/swarm/facts", headers=ADMIN,
                        json={"content": "Incident 77341 is resolved: the cache was flushed"})
     assert fact.status_code == 201, fact.text
+    # Facts alike in meaning that hold none of the query's words (one that held "incident"
+    # could rank second by words and first by meaning, and win the fusion fairly).
     for n in range(4):
         client.post("/api/swarm/facts", headers=ADMIN,
-                    json={"content": f"Incident {n}0{n}1 is still open: a cache is cold"})
+                    json={"content": f"Outage {n}0{n}1 is still open: a cache is cold"})
     swarm = client.post("/api/swarm/search", headers=ADMIN,
                         json={"query": "incident 77341", "limit": 1}).json()
     assert swarm["facts"][0]["content"].startswith("Incident 77341")
