@@ -31,7 +31,11 @@ async def sweep(settings: Settings, now: float) -> dict[str, int]:
     """Apply every agent's policy as of `now`; what each agent had expired."""
     redis = await connect_async(settings.redis_url, wait_seconds=settings.redis_wait_seconds)
     try:
-        # The index exists (the release phase or a web process made it): read its schema.
+        # No agent has a policy (a new deployment, whose index the web may not have made
+        # yet): nothing to sweep.
+        if not await redis.scard(keys.POLICIES):
+            return {}
+        # A policy was set through a web process, which made the index: read its schema.
         index = await AsyncSearchIndex.from_existing(keys.MEMORY_INDEX, redis_client=redis)
         store = MemoryStore(redis, index, settings.max_backlog)
         try:
