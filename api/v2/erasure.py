@@ -28,14 +28,14 @@ async def purge_memory(request: Request) -> JSONResponse:
 
 async def purge_agent(request: Request) -> JSONResponse:
     svc = services(request)
-    svc.api_keys.require_admin(await require_api_key(request))
+    (await require_api_key(request)).check_admin("purging an agent")
     agent_id = request.path_params["agent_id"]
     return JSONResponse(_answer(await svc.eraser.purge_agent(agent_id), agent_id=agent_id))
 
 
 async def purge_user(request: Request) -> JSONResponse:
     svc = services(request)
-    svc.api_keys.require_admin(await require_api_key(request))
+    (await require_api_key(request)).check_admin("purging a user's memories")
     user_id = request.path_params["user_id"]
     return JSONResponse(_answer(await svc.eraser.purge_user(user_id), user_id=user_id))
 

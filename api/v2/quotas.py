@@ -10,7 +10,6 @@ from starlette.routing import Route
 
 from memanto_redis.api.auth import require_api_key, services
 from memanto_redis.api.body import parse
-from memanto_redis.shared.auth.admin import require_admin
 from memanto_redis.shared.memory.quotas import MAX_BURST, MAX_RATE, Override, QuotaOverrides
 
 
@@ -23,7 +22,7 @@ class QuotaIn(BaseModel):
 
 
 async def _admin(request: Request) -> QuotaOverrides:
-    require_admin(await require_api_key(request), "manage quotas")
+    (await require_api_key(request)).check_admin("managing write quotas")
     return QuotaOverrides(services(request).redis)
 
 

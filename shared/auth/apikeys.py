@@ -62,10 +62,6 @@ class ApiKeys:
             raise Unauthorized("invalid API key")
         return _principal(text(raw))
 
-    @staticmethod
-    def require_admin(caller: Principal) -> None:
-        caller.check_admin("this call")
-
     async def create(self, caller: Principal, name: str, scope: Scope) -> ApiKey:
         """A new named key; its clear text is returned here and never again."""
         caller.check_admin("managing API keys")
