@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import ssl
 
 import pytest
 import redis
@@ -12,7 +13,7 @@ import redis.asyncio as aredis
 
 from memanto_redis.shared.infra.connection import client_options
 from memanto_redis.shared.infra.hot_script import HotScript
-from tests.support import free_port, start_redis, stop
+from tests.support import certificate, free_port, start_redis, stop
 
 SCRIPT = "return redis.call('INCR', KEYS[1])"
 
@@ -97,3 +98,54 @@ def test_pack_writes_what_redis_py_writes():
     args = ("EVALSHA", "abc", 3, "k1", "k2", "", "1.5", 500_000, 0, b'{"x":"\xc3\xa9"}', 1.25,
             "é", -7, "x" * 10_000)
     assert pack(*args) == b"".join(Connection().pack_command(*args))
+
+
+def test_over_tls_with_a_password_and_a_database(tmp_path):
+    """A managed Redis (Heroku's `rediss://`) is reached over TLS, with a password, maybe
+    another database: the connection is opened by redis-py as every client's, so the script
+    runs there as well. TLS is a loopback proxy here (this redis-server has no TLS)."""
+    port = free_port()
+    server = start_redis(port, tmp_path)
+    cert, key = certificate("localhost")
+    (tmp_path / "cert.pem").write_bytes(cert)
+    (tmp_path / "key.pem").write_bytes(key)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        finally:
+            writer.close()
+
+    async def relay(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        redis_r, redis_w = await asyncio.open_connection("127.0.0.1", port)
+        await asyncio.gather(pipe(client_r, redis_w), pipe(redis_r, client_w),
+                             return_exceptions=True)
+
+    async def scenario() -> None:
+        plain = aredis.Redis(port=port)
+        await plain.config_set("requirepass", "s3cret-pass")
+        await plain.aclose()
+        proxy = await asyncio.start_server(relay, "127.0.0.1", 0, ssl=tls)
+        tls_port = proxy.sockets[0].getsockname()[1]
+        client = aredis.Redis.from_url(f"rediss://:s3cret-pass@localhost:{tls_port}/3",
+                                       ssl_ca_certs=str(tmp_path / "cert.pem"),
+                                       **client_options(asynchronous=True))
+        script = HotScript(client, SCRIPT)
+        try:
+            replies = await asyncio.gather(*(script(["n"], []) for _ in range(20)))
+            assert sorted(replies) == list(range(1, 21))
+            assert int(await client.get("n")) == 20  # in database 3, through the same TLS
+        finally:
+            await script.close()
+            await client.aclose()
+            proxy.close()
+            await proxy.wait_closed()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        stop(server)
