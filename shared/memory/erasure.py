@@ -97,6 +97,7 @@ class Eraser:
         await self.redis.unlink(keys.session(agent_id), keys.agent(agent_id),
                                 keys.write_bucket(agent_id))
         await self.redis.zrem(keys.AGENTS, agent_id)
+        await self.redis.hdel(keys.QUOTA_OVERRIDES, agent_id)
         await ScheduleStore(self.redis).delete_all(agent_id)
         await self.stm.clear(agent_id)
         return await self._purge_space(agent_id, swarm=True)

@@ -116,6 +116,9 @@ def test_purging_an_agent_leaves_nothing_it_held(client, r, indexer):
                              "source_agent": agent.agent_id})
     assert fact.status_code == 201, fact.text
     kept = _remember(client, bystander, f"Bystander also mentions {canary}")
+    quota = client.put(f"{V2}/{agent.agent_id}/quota", headers=ADMIN,
+                       json={"rate": 50, "burst": 100})
+    assert quota.status_code == 200, quota.text
     # A dead letter keeps the entry's content until the operator redrives or purges it.
     r.xadd(keys.DEAD_LETTER_STREAM, {"entry_id": "0-1", "id": first, "agent": agent.agent_id,
                                      "data": f"dead letter of {canary}", "error": "boom",
