@@ -65,23 +65,29 @@ class Eraser:
                 keys.tombstone(agent_id, memory_id)]
         versions = [name async for name in self.redis.sscan_iter(
             keys.version_keys(agent_id), match=_glob(prefix) + "*", count=_SCAN_PAGE)]
+        # Nothing of it here: answered before the scans of the streams and the keyspace
+        # below, which a caller looping over made-up ids must not get to run.
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.exists(*held, *versions)
+            pipe.hget(keys.MEMORY_OWNERS, memory_id)
+            found, owner = await pipe.execute()
+        if not found:
+            raise NotFound(f"memory {memory_id!r} not found")
         # The queued record goes first: a worker holding this memory's entry then finds
         # nothing to index (its script writes only while the queued version is there).
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.exists(*held, *versions)
             pipe.unlink(*held, *versions)
             if versions:
                 pipe.srem(keys.version_keys(agent_id), *versions)
             pipe.srem(keys.version_keys(agent_id), keys.tombstone(agent_id, memory_id))
             pipe.srem(keys.memory_ids(agent_id), memory_id)
             pipe.zrem(keys.pending(agent_id), memory_id)
-            pipe.hdel(keys.MEMORY_OWNERS, memory_id)
-            found = int((await pipe.execute())[0])
+            if owner is not None and text(owner) == agent_id:  # never another owner's entry
+                pipe.hdel(keys.MEMORY_OWNERS, memory_id)
+            await pipe.execute()
         entries = await self._scrub_streams(
             lambda agent, memory: agent == agent_id and memory == memory_id)
         replays = await self._drop_replays(agent_id, {memory_id})
-        if not (found or entries or replays):
-            raise NotFound(f"memory {memory_id!r} not found")
         return Purged(memories=1, stream_entries=entries, replay_records=replays)
 
     async def purge_agent(self, agent_id: str) -> Purged:

@@ -164,3 +164,18 @@ def test_purging_a_user_space(client, r, indexer):
     assert _holders(r, canary) == [] and _searchable(r, canary) == 0
     listed = client.get("/memories", headers=ADMIN, params={"user_id": user})
     assert listed.status_code == 200 and listed.json()["data"] == []
+
+
+def test_purging_an_id_one_does_not_hold_touches_nothing(client):
+    """A memory id of another owner, purged under one's own agent: 404, answered before any
+    scan, and the other owner's memory is still found by id."""
+    user = "u-" + uuid.uuid4().hex[:8]
+    created = client.post("/memories", headers=ADMIN, json={"memory": "Mine", "user_id": user})
+    assert created.status_code == 201, created.text
+    memory_id = created.json()["memory_id"]
+    prober = new_agent(client, "erase")
+    reply = client.post(f"{V2}/{prober.agent_id}/memories/{memory_id}/purge",
+                        headers=prober.headers)
+    assert reply.status_code == 404
+    kept = client.get(f"/memories/{memory_id}", headers=ADMIN, params={"user_id": user})
+    assert kept.status_code == 200 and kept.json()["memory"] == "Mine"
