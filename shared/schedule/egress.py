@@ -162,12 +162,14 @@ def post(url: str, content: bytes, headers: dict[str, str], timeout: float, allo
          ) -> Attempt:
     """POST `content` to `url` at an address the policy admits, checked once and used.
     `verify`: how https certificates are checked (default: the system's CAs)."""
-    target = httpx.URL(url)
-    host = target.raw_host.decode("ascii")  # IDNA-encoded, as DNS and TLS spell it
-    port = target.port or (443 if target.scheme == "https" else 80)
     try:
+        target = httpx.URL(url)
+        host = target.raw_host.decode("ascii")  # IDNA-encoded, as DNS and TLS spell it
+        port = target.port or (443 if target.scheme == "https" else 80)
         address = choose(host, resolver(host, port), allow)
-    except OSError:
+    # OSError: no such name; UnicodeError: a label the resolver refuses (over 63
+    # characters); httpx.InvalidURL: not a URL at all.
+    except (OSError, UnicodeError, ValueError, httpx.InvalidURL):
         return Attempt(None, UNRESOLVED)
     if address is None:
         return Attempt(None, REFUSED)

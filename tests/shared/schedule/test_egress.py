@@ -178,6 +178,11 @@ def test_coarse_outcomes(receiver):
 
     attempt = send("https://nowhere.example.invalid/hook", Allow(), unknown)
     assert attempt == egress.Attempt(None, egress.UNRESOLVED) and not attempt.final
+    # A label longer than DNS allows fails while the name is encoded (UnicodeError), before
+    # any lookup leaves the machine: an outcome, not an exception out of the job.
+    too_long = f"https://{'a' * 64}.example.invalid/hook"
+    assert send(too_long, Allow(), egress.system_resolver) == egress.Attempt(
+        None, egress.UNRESOLVED)
 
 
 def test_https_to_the_checked_address_verifies_the_name(tmp_path):
