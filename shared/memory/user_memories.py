@@ -7,6 +7,7 @@ by the user's own space (`~user.<id>`). Writes go through the same stream and wo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,8 +117,11 @@ class UserMemories:
         principal.check_user(user_id, write=False)
         owner = await self.owner_of(memory_id)
         memory = await self.store.get(owner, memory_id)
-        if user_id is not None and memory.user_id != user_id:
-            raise NotFound(f"memory {memory_id!r} not found for user {user_id!r}")
+        # Another user's, or an agent's the key does not cover: as if it did not exist.
+        visible = _visibility(principal)
+        if (user_id is not None and memory.user_id != user_id) or (
+                visible is not None and not visible(memory)):
+            raise NotFound(f"memory {memory_id!r} not found")
         return memory
 
     async def update(self, principal: Principal, memory_id: str, content: str,
@@ -182,6 +186,11 @@ class UserMemories:
         """One page of the listing, and how many memories it has in all, those just
         accepted included. A tenant key lists one user of its own at a time."""
         principal.check_user(listing.user_id, write=False)
+        if listing.agent_id:
+            principal.check_agent(listing.agent_id, write=False)
+        # A tenant key sees the user's own memories and those of agents it covers: the
+        # listing is filtered whole (at most MAX_SCANNED), so its counts hold no others.
+        visible = _visibility(principal)
         expression = self._filter(listing.user_id, listing.agent_id, listing.team_id,
                                   listing.topics)
         waiting = await self._waiting(listing.user_id, listing.agent_id, listing.team_id,
@@ -195,13 +204,15 @@ class UserMemories:
             sort_field = "updated_ts" if listing.sort_by == "updated_at" else "created_ts"
             query = FilterQuery(filter_expression=expression, return_fields=HASH_FIELDS)
             query.sort_by(sort_field, asc=not listing.descending)
-            query.paging(0, end)
+            query.paging(0, end if visible is None else MAX_SCANNED)
             result = await self.store.index.search(query.query, query_params=query.params)
             found = waiting + [_from_doc(doc) for doc in result.docs]
             indexed_total = int(result.total)
+        if visible is not None:
+            found = [m for m in found if visible(m)]
         unique = list({m.memory_id: m for m in reversed(found)}.values())
         unique.sort(key=lambda m: getattr(m, listing.sort_by), reverse=listing.descending)
-        if listing.search_content and vector is not None:
+        if (listing.search_content and vector is not None) or visible is not None:
             return unique[start:end], len(unique)
         return unique[start:end], indexed_total + len(waiting)
 
@@ -216,19 +227,24 @@ class UserMemories:
 
     async def topics(self, principal: Principal, user_id: str | None) -> list[str]:
         principal.check_user(user_id, write=False)
-        query = FilterQuery(filter_expression=self._filter(user_id), return_fields=["tags"],
-                            num_results=MAX_SCANNED)
+        visible = _visibility(principal)
+        query = FilterQuery(filter_expression=self._filter(user_id),
+                            return_fields=["tags", "agent_id"], num_results=MAX_SCANNED)
         seen: set[str] = set()
         for hit in await self.store.index.query(query):
-            seen.update(split_tags(hit.get("tags")))
+            if visible is None or _visible_owner(principal, str(hit.get("agent_id", ""))):
+                seen.update(split_tags(hit.get("tags")))
         for memory in await self._waiting(user_id):
-            seen.update(memory.tags)
+            if visible is None or visible(memory):
+                seen.update(memory.tags)
         return sorted(seen)
 
     async def stats(self, principal: Principal, user_id: str | None) -> list[UserStats]:
         """Per user: how many memories, and when the newest changed; most recent first
         (at most MAX_STATS_ROWS users). A tenant key asks for one user of its own."""
         principal.check_user(user_id, write=False)
+        if _visibility(principal) is not None:
+            return await self._stats_in_scope(principal, user_id)
         request = AggregateRequest(str(self._filter(user_id))).group_by(
             "@user_id", reducers.count().alias("total"),
             reducers.max("@updated_ts").alias("last"),
@@ -250,6 +266,36 @@ class UserMemories:
         rows = [UserStats(user, count, last) for user, (count, last) in totals.items()]
         rows.sort(key=lambda row: (-(row.last_memory_updated_at or 0.0), row.user_id))
         return rows
+
+
+    async def _stats_in_scope(self, principal: Principal, user_id: str | None) -> list[UserStats]:
+        """A tenant key's stats (of its one user): only the memories it may see count."""
+        query = FilterQuery(filter_expression=self._filter(user_id),
+                            return_fields=["agent_id", "user_id", "updated_ts"],
+                            num_results=MAX_SCANNED)
+        count, last = 0, None
+        for hit in await self.store.index.query(query):
+            if _visible_owner(principal, str(hit.get("agent_id", ""))):
+                count += 1
+                last = max(last or 0.0, float(hit.get("updated_ts") or 0.0))
+        for memory in await self._waiting(user_id):
+            if _visible_owner(principal, memory.agent_id):
+                count += 1
+                last = max(last or 0.0, memory.updated_at)
+        return [UserStats(user_id, count, last)] if user_id and count else []
+
+
+def _visible_owner(principal: Principal, owner: str) -> bool:
+    """A user's own space, or an agent the key covers."""
+    return owner.startswith(keys.USER_OWNER_PREFIX) or principal.covers_agent(owner)
+
+
+def _visibility(principal: Principal) -> Callable[[Memory], bool] | None:
+    """What a key may see of users' memories: everything (None) for an admin, else those in
+    a user's own space or of an agent its scope covers."""
+    if principal.admin:
+        return None
+    return lambda memory: _visible_owner(principal, memory.agent_id)
 
 
 def _from_doc(doc: Any) -> Memory:

@@ -40,7 +40,12 @@ def test_a_ci_key_cannot_patch_another_agents_memory(client):
     ci = make_key(client, agents=["ci-*"], users=[user])
     patch = client.patch(f"/memories/{memory_id}", json={"memory": "rewritten",
                                                          "user_id": user}, headers=ci)
-    assert patch.status_code == 403
+    # An agent's memory the key does not cover is as missing to it: 404, like an unknown id.
+    assert patch.status_code == 404
+    unknown = "00000000-0000-0000-0000-000000000000"
+    assert patch.json()["detail"].replace(memory_id, unknown) == client.patch(
+        f"/memories/{unknown}", json={"memory": "x", "user_id": user},
+        headers=ci).json()["detail"]
     # Nor through the agent's own routes, nor unnamed (a tenant key must name its user).
     assert client.patch(f"/memories/{memory_id}", json={"memory": "x"},
                         headers=ci).status_code == 422
@@ -123,3 +128,28 @@ def test_scopes_are_validated_and_listed(client):
     assert listed[name]["agents"] == ["support-*"]
     assert listed[name]["users"] == ["u1"] and listed[name]["read_only"] is True
     assert listed[name]["admin"] is False and listed[name]["may_activate"] is False
+
+
+def test_a_user_scoped_key_sees_none_of_that_users_memories_held_by_other_agents(client):
+    """Two tenants share a user id: a key for `support-*` and that user reads the user's own
+    memories and its agents', never another tenant's agent's: not by id, not listed, not
+    counted, not as a topic, and asking for that agent by name is refused."""
+    user, other = unique("u"), new_agent(client, "billing")
+    own = _memory(client, user)
+    theirs = _memory(client, user, other.agent_id)
+    ci = make_key(client, agents=["support-*"], users=[user], read_only=True)
+    assert client.get(f"/memories/{own}", params={"user_id": user},
+                      headers=ci).status_code == 200
+    hidden = client.get(f"/memories/{theirs}", params={"user_id": user}, headers=ci)
+    missing = client.get("/memories/00000000-0000-0000-0000-000000000000",
+                         params={"user_id": user}, headers=ci)
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.json()["detail"].replace(theirs, "X") == missing.json()["detail"].replace(
+        "00000000-0000-0000-0000-000000000000", "X")
+    listed = client.get("/memories", params={"user_id": user}, headers=ci).json()
+    assert [m["memory_id"] for m in listed["data"]] == [own]
+    assert listed["meta"]["total_count"] == 1
+    assert client.get("/memories", params={"user_id": user, "agent_id": other.agent_id},
+                      headers=ci).status_code == 403
+    stats = client.get("/user_memory_stats", params={"user_id": user}, headers=ci).json()
+    assert [row["total_memories"] for row in stats["data"]] == [1]
