@@ -32,12 +32,13 @@ async def _caller(request: Request, *, write: bool | None = None) -> tuple[str, 
 # -- overview and clearing ----------------------------------------------------------------
 
 async def overview(request: Request) -> JSONResponse:
-    name, _ = await _caller(request)
+    name, caller = await _caller(request)
     svc = services(request)
     return JSONResponse({
         "short_term": answers.stm_summary(await svc.stm.summary(name)),
         "long_term": answers.ltm_stats(await svc.ltm.stats(name)),
-        "swarm": {"shared_facts": await svc.swarm.count()},
+        # A tenant key counts only the facts it may list.
+        "swarm": {"shared_facts": await svc.swarm.count(caller.principal.key_agent_filter())},
     })
 
 

@@ -185,8 +185,15 @@ class SwarmStore:
                                      similarity=result.similarity))
         return found
 
-    async def count(self) -> int:
-        return int(await self.index.query(CountQuery(_live(time.time()))))
+    async def count(self, sources: Sequence[str] | None = None) -> int:
+        """Live facts; only those from agents `sources` (patterns) cover, when given (a
+        tenant key's scope; then counted from at most OVERFETCH of them)."""
+        if sources is None:
+            return int(await self.index.query(CountQuery(_live(time.time()))))
+        where, _ = _scoped(_live(time.time()), swarm_scope.OVERFETCH, sources)
+        query = FilterQuery(filter_expression=where, return_fields=["source_agent"],
+                            num_results=swarm_scope.OVERFETCH)
+        return sum(1 for hit in await self.index.query(query) if _seen(hit, sources))
 
     async def clear(self) -> int:
         """Remove every fact (expired ones not yet reaped too); returns how many were live."""

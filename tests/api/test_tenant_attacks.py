@@ -102,6 +102,14 @@ def test_swarm_facts_only_of_agents_in_scope(client):
     # The admin sees it; the swarm is one for every agent's session, as before.
     assert any(f["source_agent"] == f"{tag}-b-1" for f in client.get(
         "/api/swarm/facts", params={"limit": 1000}, headers=ADMIN).json()["facts"])
+    # Nor is it counted in an in-scope agent's overview (the count matched the listing).
+    agent_in_scope = f"{tag}-a-1"
+    assert client.post("/api/v2/agents", json={"agent_id": agent_in_scope},
+                       headers=ADMIN).status_code == 201
+    overview = client.get(f"/api/agents/{agent_in_scope}/memory", headers=inside).json()
+    in_scope = [f for f in client.get("/api/swarm/facts", params={"limit": 1000},
+                                      headers=inside).json()["facts"]]
+    assert overview["swarm"]["shared_facts"] == len(in_scope)
 
 
 def test_listing_agents_shows_only_the_keys_scope(client):
