@@ -33,12 +33,12 @@ async def read_body(request: Request, limit: int) -> bytes:
         raise UnsupportedMediaType("send the body as JSON (Content-Type: application/json)")
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"body is larger than {limit} bytes")
+        raise PayloadTooLarge(f"body is larger than {limit} bytes", limit)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLarge(f"body is larger than {limit} bytes")
+            raise PayloadTooLarge(f"body is larger than {limit} bytes", limit)
         chunks.append(chunk)
     return b"".join(chunks)
 

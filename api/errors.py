@@ -33,7 +33,15 @@ class MalformedJSON(MemantoError):
 
 
 class PayloadTooLarge(MemantoError):
-    pass
+    """A body over `max_bytes`."""
+
+    def __init__(self, message: str, max_bytes: int) -> None:
+        super().__init__(message)
+        self.max_bytes = max_bytes
+
+
+class FileTooLarge(PayloadTooLarge):
+    """An uploaded file over `max_bytes`."""
 
 
 class UnsupportedMediaType(MemantoError):

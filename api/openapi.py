@@ -81,12 +81,17 @@ ERROR_SCHEMAS: dict[str, dict[str, Any]] = {
                        "type": {"type": "string"}},
     },
     "MemantoError": {
-        "type": "object", "required": ["detail"],
-        "description": "an /api/v2 error: MEMANTO's envelope, or FastAPI's list of the "
-                       "fields at fault (422)",
+        "type": "object", "additionalProperties": False, "required": ["detail"],
+        "description": "an /api/v2 error, as MEMANTO answers it: its envelope, one of its "
+                       "limits, a bare message (where MEMANTO raises HTTPException with a "
+                       "string: a missing token or key, a memory not found, an empty PATCH, "
+                       "an unknown preset, an unsupported file type, no active session), or "
+                       "FastAPI's list of the fields at fault (422)",
         "properties": {
-            "detail": {"oneOf": [
+            "detail": {"anyOf": [
+                {"type": "string"},
                 {"$ref": REF.format(model="MemantoErrorDetail")},
+                {"$ref": REF.format(model="MemantoLimit")},
                 {"type": "array", "items": {"$ref": REF.format(model="ValidationError")}}]},
             "message": {"type": "string",
                         "description": "beside a list: the problem in one line"},
@@ -96,12 +101,29 @@ ERROR_SCHEMAS: dict[str, dict[str, Any]] = {
         "type": "object", "required": ["error", "message", "details"],
         "properties": {
             "error": {"type": "string",
-                      "description": "MEMANTO's error name (ValidationError, NotFound, "
-                                     "AuthenticationError, AuthorizationError, Conflict, "
-                                     "ServiceUnavailable, ...) or code (k_too_large, "
-                                     "query_too_long)"},
+                      "description": "MEMANTO's error name: SessionExpired, "
+                                     "InvalidSessionToken, SessionNotFound, AgentNotFound, "
+                                     "AgentAlreadyExists, AuthenticationError, "
+                                     "AuthorizationError, ValidationError; or for what "
+                                     "MEMANTO lacks NotFound, Conflict, RateLimited, "
+                                     "ServiceUnavailable"},
             "message": {"type": "string"},
-            "details": {"type": "object", "description": "e.g. max_k, max_length"},
+            "details": {"type": "object"},
+        },
+    },
+    "MemantoLimit": {
+        "type": "object", "required": ["error", "message"],
+        "description": "one of MEMANTO's limits (its CostGuard), its figures beside the "
+                       "message: k_too_large (actual_k, max_k), query_too_long "
+                       "(actual_length, max_length), file_too_large (max_bytes), "
+                       "request_too_large (max_size)",
+        "properties": {
+            "error": {"type": "string", "enum": ["k_too_large", "query_too_long",
+                                                 "file_too_large", "request_too_large"]},
+            "message": {"type": "string"},
+            "actual_k": {"type": ["integer", "null"]}, "max_k": {"type": "integer"},
+            "actual_length": {"type": "integer"}, "max_length": {"type": "integer"},
+            "max_bytes": {"type": "integer"}, "max_size": {"type": "integer"},
         },
     },
     "ValidationError": {
@@ -129,9 +151,16 @@ ERRORS = {
 # Where /api/v2 answers otherwise than the other dialects (MEMANTO's statuses).
 V2_ERRORS = ERRORS | {
     400: "over one of MEMANTO's limits (k_too_large: recall's limit over "
-         f"{MAX_RECALL_LIMIT}, recall/all's over {v2.MAX_ALL_LIMIT}), or an empty PATCH",
-    413: f"the query is longer than {v2.MAX_QUERY} characters (query_too_long), or the body "
-         "larger than MEMANTO_MAX_BODY_BYTES",
+         f"{MAX_RECALL_LIMIT}, recall/all's over {v2.MAX_ALL_LIMIT}), an empty PATCH, an "
+         "unknown preset to adopt, a file of a kind not read",
+    401: "no session token or API key (a bare message, as MEMANTO), or one that proves "
+         "nothing: SessionExpired, InvalidSessionToken",
+    404: "not found: AgentNotFound, SessionNotFound, or a bare message for a memory, a "
+         "preset, no active session",
+    409: "exists already (AgentAlreadyExists), or a limit on how many is reached",
+    413: f"the query is longer than {v2.MAX_QUERY} characters (query_too_long), the file "
+         "larger than MEMANTO_MAX_UPLOAD_BYTES (file_too_large), or the body larger than "
+         "MEMANTO_MAX_BODY_BYTES (request_too_large)",
     422: "invalid input, or a body that is not JSON: `detail` lists each field at fault",
 }
 V2_PREFIX = "/api/v2/"

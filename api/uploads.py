@@ -19,7 +19,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
-from memanto_redis.api.errors import PayloadTooLarge
+from memanto_redis.api.errors import FileTooLarge, PayloadTooLarge
 from memanto_redis.shared.errors import InvalidInput
 
 # Room for the other fields and the parts' headers, beyond the file itself.
@@ -79,8 +79,8 @@ class _FilePart(Generic[T]):
             return
         self.size += end - start
         if self.size > self.max_bytes:
-            raise PayloadTooLarge(f"the file is larger than {self.max_bytes} bytes "
-                                  "(MEMANTO_MAX_UPLOAD_BYTES)")
+            raise FileTooLarge(f"the file is larger than {self.max_bytes} bytes "
+                               "(MEMANTO_MAX_UPLOAD_BYTES)", self.max_bytes)
         self.pending.append(data[start:end])
 
     def on_part_end(self) -> None:
@@ -109,8 +109,8 @@ async def received_file(request: Request, field: str, max_bytes: int,
     limit = max_bytes + FORM_OVERHEAD
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"the file is larger than {max_bytes} bytes "
-                              "(MEMANTO_MAX_UPLOAD_BYTES)")
+        raise FileTooLarge(f"the file is larger than {max_bytes} bytes "
+                           "(MEMANTO_MAX_UPLOAD_BYTES)", max_bytes)
     folder = Path(tempfile.mkdtemp(prefix="memanto-upload-"))
     try:
         path = folder / "file"
@@ -122,7 +122,7 @@ async def received_file(request: Request, field: str, max_bytes: int,
                 async for chunk in request.stream():
                     total += len(chunk)
                     if total > limit:
-                        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+                        raise PayloadTooLarge(f"the body is larger than {limit} bytes", limit)
                     parser.write(chunk)
                     if part.pending:
                         # Off the event loop: a slow disk must not stall other requests.

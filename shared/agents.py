@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 
 from memanto_redis.shared.agent_memory.stm import ShortTermMemory
 from memanto_redis.shared.auth.scope import Principal
-from memanto_redis.shared.errors import Conflict, NotFound
+from memanto_redis.shared.errors import AgentExists, AgentNotFound
 from memanto_redis.shared.infra import keys, scripts
 from memanto_redis.shared.infra.replies import text
 from memanto_redis.shared.memory.rules import AGENT_ID_RE, namespace
@@ -64,7 +64,7 @@ class AgentStore:
         created = await self._create(keys=[keys.agent(agent_id), keys.AGENTS],
                                      args=[agent_id, repr(now), *fields])
         if not created:
-            raise Conflict(f"agent {agent_id!r} already exists")
+            raise AgentExists(f"agent {agent_id!r} already exists")
         # An agent deleted without its memories finds them again.
         count = await self.redis.scard(keys.memory_ids(agent_id))
         return self._shape(agent_id, {k.encode(): str(v).encode()
@@ -73,19 +73,19 @@ class AgentStore:
 
     async def get(self, agent_id: str) -> Agent:
         if not AGENT_ID_RE.match(agent_id):
-            raise NotFound(f"agent {agent_id!r} not found")
+            raise AgentNotFound(f"agent {agent_id!r} not found")
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hgetall(keys.agent(agent_id))
             pipe.scard(keys.memory_ids(agent_id))
             pipe.hgetall(keys.session(agent_id))
             raw, count, session = await pipe.execute()
         if not raw:
-            raise NotFound(f"agent {agent_id!r} not found")
+            raise AgentNotFound(f"agent {agent_id!r} not found")
         return self._shape(agent_id, raw, count, session)
 
     async def require(self, agent_id: str) -> None:
         if not AGENT_ID_RE.match(agent_id) or not await self.redis.exists(keys.agent(agent_id)):
-            raise NotFound(f"agent {agent_id!r} not found")
+            raise AgentNotFound(f"agent {agent_id!r} not found")
 
     async def all(self, principal: Principal | None = None) -> list[Agent]:
         """Every agent, or those `principal`'s scope covers."""

@@ -52,3 +52,41 @@ class RateLimited(MemantoError):
 
 class Unavailable(MemantoError):
     """Redis is unreachable or lacks a module the service needs."""
+
+
+# Meaning-level kinds of the errors above: a dialect that names errors (MEMANTO v2 does)
+# tells them apart by class; every other dialect answers them as their base class.
+
+
+class MissingSessionToken(Unauthorized):
+    """No session token was sent."""
+
+
+class InvalidSessionToken(Unauthorized):
+    """The token does not verify, or its session was ended or replaced."""
+
+
+class SessionExpired(Unauthorized):
+    """The token's session ran out of time."""
+
+
+class ApiKeyRefused(Unauthorized):
+    """No API key was sent, or one that is not known."""
+
+
+class AgentNotFound(NotFound):
+    pass
+
+
+class SessionNotFound(NotFound):
+    """The agent has no live session."""
+
+
+class MemoryNotFound(NotFound):
+    def __init__(self, memory_id: str) -> None:
+        super().__init__(f"memory {memory_id!r} not found")
+        self.memory_id = memory_id
+
+
+class AgentExists(Conflict):
+    pass

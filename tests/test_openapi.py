@@ -83,8 +83,9 @@ def _error_schema(spec: dict[str, Any], method: str, path: str, code: int) -> An
 
 
 def test_error_answers_are_as_documented(client, spec, agent):
-    """/api/v2 answers MEMANTO's envelope and FastAPI's 422 list; the other dialects their
-    Error; each as the document says, with every status it lists there."""
+    """/api/v2 answers MEMANTO's envelope, its limits, its bare messages and FastAPI's 422
+    list; the other dialects their Error; each as the document says, with every status it
+    lists there."""
     remember, recall = f"{V2}/remember", f"{V2}/recall"
     h = {"X-Session-Token": agent.token}
     a = agent.agent_id
@@ -113,12 +114,14 @@ def test_error_answers_are_as_documented(client, spec, agent):
         errors = [e.message for e in _error_schema(spec, method, path, code)
                   .iter_errors(reply.json())]
         assert errors == [], (path, code, reply.json())
-    envelope = cases[2][3].json()["detail"]
-    assert envelope == {"error": "k_too_large", "message": "k exceeds maximum of 100",
-                        "details": {"max_k": 100}}
+    limit = cases[2][3].json()["detail"]
+    assert limit == {"error": "k_too_large", "message": "k exceeds maximum of 100",
+                     "actual_k": 101, "max_k": 100}
+    # MEMANTO's bare messages: no token, a memory not found.
+    assert all(isinstance(cases[i][3].json()["detail"], str) for i in (4, 5))
     # The schemas tell the shapes apart: an envelope is no Error, and the reverse.
     assert not _error_schema(spec, "get", "/api/agents/{name}/memory/ltm/{id}", 404) \
-        .is_valid(cases[5][3].json())
+        .is_valid(cases[6][3].json())
     assert not _error_schema(spec, "post", recall, 400).is_valid(cases[7][3].json())
 
 

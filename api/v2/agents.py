@@ -16,9 +16,9 @@ from memanto_redis.api.auth import (
 from memanto_redis.api.body import parse
 from memanto_redis.api.query import flag, hours
 from memanto_redis.api.v2 import answers
+from memanto_redis.api.v2.errors import Plain
 from memanto_redis.api.v2.models import ActivateBody, AgentCreate, ApiKeyCreate
 from memanto_redis.shared.auth import access
-from memanto_redis.shared.errors import NotFound
 from memanto_redis.shared.infra.times import iso
 from memanto_redis.shared.memory.bootstrap import bootstrap
 
@@ -107,7 +107,7 @@ async def status(request: Request) -> JSONResponse:
     session = await svc.sessions.latest()
     # Another agent's session is as absent as none to a key that does not cover it.
     if session is None or not principal.covers_agent(session.agent_id):
-        raise NotFound("No active session")
+        raise Plain(404, "No active session")
     return JSONResponse(answers.status(session))
 
 

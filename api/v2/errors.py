@@ -1,59 +1,120 @@
-"""How the MEMANTO v2 dialect reports errors, as MEMANTO does: a mapped error is
-`{"detail": {"error", "message", "details"}}`; a body its models refuse is FastAPI's 422,
-`{"detail": [{"loc", "msg", "type"}]}` (with our one-line `message` beside it); a limit of
-its own keeps its status (k_too_large 400, query_too_long 413)."""
+"""How the MEMANTO v2 dialect reports errors, as MEMANTO 0.2.30 does (its utils/errors.py,
+utils/validation.py and routes):
+
+- a mapped error is `{"detail": {"error", "message", "details"}}`, `error` one of
+  MEMANTO's names (SessionExpired, InvalidSessionToken, AgentNotFound, ...);
+- where MEMANTO raises `HTTPException(detail="<text>")` the answer is `{"detail": "<text>"}`
+  with its very text (a missing token or key, a memory not found, an empty PATCH, ...);
+- a limit of its CostGuard is flat: `{"detail": {"error": "k_too_large", "message",
+  "actual_k", "max_k"}}`, and its status (k_too_large 400, query_too_long 413, ...);
+- a body its models refuse is FastAPI's 422, `{"detail": [{"loc", "msg", "type"}]}` (with
+  our one-line `message` beside it).
+"""
 
 from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
-from memanto_redis.api.body import parse
-from memanto_redis.api.errors import MalformedJSON
+from memanto_redis.api.body import explain, read_body
+from memanto_redis.api.errors import FileTooLarge, MalformedJSON, PayloadTooLarge
 from memanto_redis.api.v2.models import MAX_QUERY
 from memanto_redis.shared.errors import (
+    AgentExists,
+    AgentNotFound,
+    ApiKeyRefused,
     Busy,
     Conflict,
     Forbidden,
     InvalidInput,
+    InvalidSessionToken,
     MemantoError,
+    MemoryNotFound,
+    MissingSessionToken,
     NotFound,
+    RateLimited,
+    SessionExpired,
+    SessionNotFound,
     Unauthorized,
     Unavailable,
 )
+from memanto_redis.shared.memory.files import UnsupportedFile
+from memanto_redis.shared.memory.policy_presets import UnknownPreset
 
 M = TypeVar("M", bound=BaseModel)
 
 PREFIX = "/api/v2/"
 
+# MEMANTO's texts for its bare-string refusals (routes/auth_deps.py).
+MISSING_TOKEN = "Missing session token. Use X-Session-Token header."
+NO_MANAGEMENT_KEY = ("Unauthorized. Agent management endpoints require either a loopback "
+                     "client or a valid management credential (Authorization: Bearer <key> "
+                     "or X-Api-Key).")
+
+
+class Plain(MemantoError):
+    """A refusal MEMANTO answers with a bare string: `{"detail": message}`."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
 
 class Refused(MemantoError):
-    """A refusal MEMANTO answers with a status and an error code of its own."""
+    """A limit of MEMANTO's CostGuard: its code and figures beside the message, flat."""
 
-    def __init__(self, status: int, error: str, message: str, **details: Any) -> None:
+    def __init__(self, status: int, error: str, message: str, **figures: Any) -> None:
         super().__init__(message)
         self.status = status
         self.error = error
-        self.details = details
+        self.figures = figures
 
 
-# MEMANTO's error names (its utils/errors.py) for our error family; most specific first.
+# MEMANTO's error names (its map_error_to_http_exception) for our error family; the first
+# class an error is an instance of decides, so the most specific come first.
 NAMES: tuple[tuple[type[MemantoError], str], ...] = (
+    (SessionExpired, "SessionExpired"),
+    (InvalidSessionToken, "InvalidSessionToken"),
+    (SessionNotFound, "SessionNotFound"),
+    (AgentNotFound, "AgentNotFound"),
+    (AgentExists, "AgentAlreadyExists"),
     (Unauthorized, "AuthenticationError"),
     (Forbidden, "AuthorizationError"),
+    (InvalidInput, "ValidationError"),
     (NotFound, "NotFound"),
     (Conflict, "Conflict"),
-    (InvalidInput, "ValidationError"),
+    (RateLimited, "RateLimited"),
     (Busy, "ServiceUnavailable"),
     (Unavailable, "ServiceUnavailable"),
 )
 
+# What an error of none of those kinds is called, by its status: a name of MEMANTO's, or a
+# generic one, never a Python class name.
+BY_STATUS = {401: "AuthenticationError", 403: "AuthorizationError", 404: "NotFound",
+             409: "Conflict", 429: "RateLimited", 500: "InternalServerError",
+             503: "ServiceUnavailable"}
 
-def name_of(exc: MemantoError) -> str:
+
+def name_of(exc: MemantoError, status: int) -> str:
     return next((name for kind, name in NAMES if isinstance(exc, kind)),
-                type(exc).__name__)
+                BY_STATUS.get(status, "ValidationError"))
+
+
+def plain(exc: MemantoError, status: int) -> tuple[int, str] | None:
+    """The status and text of an error MEMANTO answers with a bare string, if it is one."""
+    if isinstance(exc, Plain):
+        return exc.status, exc.message
+    if isinstance(exc, MissingSessionToken):
+        return 401, MISSING_TOKEN
+    if isinstance(exc, ApiKeyRefused):
+        return 401, NO_MANAGEMENT_KEY
+    if isinstance(exc, MemoryNotFound):
+        return 404, f"Memory '{exc.memory_id}' was not found."
+    if isinstance(exc, UnknownPreset | UnsupportedFile):
+        return status, exc.message
+    return None
 
 
 def answer(exc: MemantoError, status: int) -> tuple[int, dict[str, Any]]:
@@ -67,8 +128,18 @@ def answer(exc: MemantoError, status: int) -> tuple[int, dict[str, Any]]:
                         "message": exc.message}
     if isinstance(exc, Refused):
         return exc.status, {"detail": {"error": exc.error, "message": exc.message,
-                                       "details": exc.details}}
-    return status, {"detail": {"error": name_of(exc), "message": exc.message,
+                                       **exc.figures}}
+    if isinstance(exc, FileTooLarge):
+        return 413, {"detail": {"error": "file_too_large", "message": exc.message,
+                                "max_bytes": exc.max_bytes}}
+    if isinstance(exc, PayloadTooLarge):
+        # MEMANTO's validate_request_size (the size of a streamed body is not known).
+        return 413, {"detail": {"error": "request_too_large", "message": exc.message,
+                                "max_size": exc.max_bytes}}
+    bare = plain(exc, status)
+    if bare is not None:
+        return bare[0], {"detail": bare[1]}
+    return status, {"detail": {"error": name_of(exc, status), "message": exc.message,
                                "details": {}}}
 
 
@@ -78,26 +149,43 @@ def _field_error(error: dict[str, str]) -> dict[str, Any]:
     return {"loc": loc, "msg": error["message"], "type": error["type"]}
 
 
-def too_many(high: int) -> Refused:
-    return Refused(400, "k_too_large", f"k exceeds maximum of {high}", max_k=high)
+def too_many(asked: int | None, high: int) -> Refused:
+    return Refused(400, "k_too_large", f"k exceeds maximum of {high}", actual_k=asked,
+                   max_k=high)
+
+
+def query_too_long(length: int) -> Refused:
+    return Refused(413, "query_too_long",
+                   f"Query exceeds maximum length of {MAX_QUERY} characters",
+                   actual_length=length, max_length=MAX_QUERY)
 
 
 async def parse_body(request: Request, model: type[M], limit: int, *,
                      optional: bool = False) -> M:
-    """body.parse, with MEMANTO's own statuses for its limits: a query over its length is
+    """body.parse, with MEMANTO's own answers for its limits: a query over its length is
     413, a limit over its maximum 400; anything else the model refuses stays a 422."""
+    raw = await read_body(request, limit)
+    if optional and not raw.strip():
+        raw = b"{}"
     try:
-        return await parse(request, model, limit, optional=optional)
-    except InvalidInput as exc:
-        kinds = {(e["field"], e["type"]) for e in exc.errors}
-        if ("query", "string_too_long") in kinds:
-            raise Refused(413, "query_too_long", "Query exceeds maximum length of "
-                          f"{MAX_QUERY} characters", max_length=MAX_QUERY) from None
-        if ("limit", "less_than_equal") in kinds:
-            raise too_many(_max_limit(model)) from None
-        raise
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            where = error["loc"]
+            if where == ("query",) and error["type"] == "string_too_long":
+                raise query_too_long(len(error["input"])) from None
+            if where == ("limit",) and error["type"] == "less_than_equal":
+                raise too_many(_whole(error["input"]), int(error["ctx"]["le"])) from None
+        raise explain(exc) from None
 
 
-def _max_limit(model: type[BaseModel]) -> int:
-    return next(int(m.le) for m in model.model_fields["limit"].metadata
-                if getattr(m, "le", None) is not None)
+def _whole(value: Any) -> int | None:
+    """The limit asked for, as a number (the model took it for one: 101, 101.0, "101"),
+    or None for one Python will not convert (thousands of digits)."""
+    for convert in (int, float):
+        try:
+            return int(convert(value))
+        except (TypeError, ValueError, OverflowError):
+            continue
+    return None
+

@@ -15,7 +15,7 @@ from memanto_redis.api.body import parse
 from memanto_redis.api.query import whole
 from memanto_redis.api.responses import FastJSONResponse
 from memanto_redis.api.v2 import answers
-from memanto_redis.api.v2.errors import Refused, parse_body
+from memanto_redis.api.v2.errors import Plain, parse_body
 from memanto_redis.api.v2.models import (
     AllIn,
     AsOfIn,
@@ -30,7 +30,6 @@ from memanto_redis.api.v2.models import (
 )
 from memanto_redis.shared.auth.sessions import authorize
 from memanto_redis.shared.auth.tokens import SessionClaims
-from memanto_redis.shared.errors import NotFound
 from memanto_redis.shared.infra.times import iso, parse_time
 from memanto_redis.shared.memory import temporal
 from memanto_redis.shared.memory.edits import HISTORY_MAX_PAGE, HISTORY_PAGE
@@ -97,8 +96,7 @@ async def patch_memory(request: Request) -> JSONResponse:
     body = await parse_body(request, MemoryPatch, svc.settings.max_body_bytes)
     changes = body.changes()
     if not changes:
-        raise Refused(400, "ValidationError", "Provide at least one field to update: any of "
-                      "title, content, type, confidence, tags, source.")
+        raise Plain(400, "Provide at least one field to update.")
     memory = await svc.editor.patch(claims.agent_id, request.path_params["memory_id"], changes)
     return JSONResponse(answers.patched(memory, claims, list(changes)))
 
@@ -107,7 +105,8 @@ async def delete_memory(request: Request) -> JSONResponse:
     claims = await _live_session(request)
     memory_id = request.path_params["memory_id"]
     if not await services(request).editor.delete(claims.agent_id, memory_id):
-        raise NotFound(f"memory {memory_id!r} not found")
+        raise Plain(404, f"Memory '{memory_id}' was not found for agent "
+                         f"'{claims.agent_id}'")
     return JSONResponse({"agent_id": claims.agent_id, "memory_id": memory_id,
                          "namespace": claims.namespace, "status": "deleted"})
 

@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from memanto_redis.api.auth import agent_access, services
 from memanto_redis.api.body import parse
-from memanto_redis.shared.errors import MemantoError
+from memanto_redis.api.v2.errors import Plain
 from memanto_redis.shared.infra.times import iso
 from memanto_redis.shared.memory import policy_presets
 from memanto_redis.shared.memory.policy import MemoryPolicy
@@ -42,11 +42,6 @@ class PolicyApplyRequest(BaseModel):
     @classmethod
     def _null_is_false(cls, value: Any) -> Any:
         return False if value is None else value
-
-
-class UnknownPresetName(MemantoError):
-    """A preset to adopt that is not there: the request is wrong (400, as MEMANTO), where
-    reading it is a 404."""
 
 
 def _sweeper(request: Request) -> PolicySweeper:
@@ -95,7 +90,8 @@ async def adopt_preset(request: Request) -> JSONResponse:
     try:
         policy = policy_presets.preset(body.name)
     except UnknownPreset as exc:
-        raise UnknownPresetName(exc.message) from None
+        # The request is wrong (400, as MEMANTO), where reading the preset is a 404.
+        raise Plain(400, exc.message) from None
     await PolicyStore(svc.redis).put(agent_id, policy)
     return JSONResponse({"agent_id": agent_id, "preset": body.name, "policy": policy.shown()})
 

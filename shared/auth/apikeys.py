@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from memanto_redis.shared.auth.scope import ADMIN_SCOPE, Principal, Scope
-from memanto_redis.shared.errors import Conflict, NotFound, Unauthorized
+from memanto_redis.shared.errors import ApiKeyRefused, Conflict, NotFound
 from memanto_redis.shared.infra import keys
 from memanto_redis.shared.infra.replies import text
 
@@ -50,16 +50,16 @@ class ApiKeys:
         self._admin_digest = digest(admin_key) if admin_key else None
 
     async def identify(self, presented: str | None) -> Principal:
-        """Who presents this key, with its scope; Unauthorized for none or an unknown one."""
+        """Who presents this key, with its scope; ApiKeyRefused for none or an unknown one."""
         if not presented:
-            raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
+            raise ApiKeyRefused("missing API key: send 'Authorization: Bearer <key>'")
         key_digest = digest(presented)
         # Compare digests in constant time so the admin key cannot be guessed by timing.
         if self._admin_digest and hmac.compare_digest(key_digest, self._admin_digest):
             return Principal(ADMIN, ADMIN_SCOPE)
         raw = await self.redis.hget(keys.API_KEYS, key_digest)
         if raw is None:
-            raise Unauthorized("invalid API key")
+            raise ApiKeyRefused("invalid API key")
         return _principal(text(raw))
 
     async def create(self, caller: Principal, name: str, scope: Scope) -> ApiKey:

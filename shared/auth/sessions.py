@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from memanto_redis.shared.auth.tokens import SessionClaims, TokenSigner
-from memanto_redis.shared.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from memanto_redis.shared.errors import (
+    AgentNotFound,
+    Forbidden,
+    InvalidInput,
+    InvalidSessionToken,
+    SessionExpired,
+    SessionNotFound,
+)
 from memanto_redis.shared.infra import keys, scripts
 from memanto_redis.shared.infra.replies import text, text_fields, text_or_none
 from memanto_redis.shared.memory.rules import namespace
@@ -29,8 +36,8 @@ def ensure_live(claims: SessionClaims, live_sid: bytes | str | None) -> None:
     if text_or_none(live_sid) == claims.session_id:
         return
     if live_sid is None and claims.expires_at <= time.time():
-        raise Unauthorized("session expired; activate the agent again")
-    raise Unauthorized("session is no longer active (expired, deactivated or replaced)")
+        raise SessionExpired("session expired; activate the agent again")
+    raise InvalidSessionToken("session is no longer active (expired, deactivated or replaced)")
 
 
 def authorize(claims: SessionClaims, agent_id: str) -> None:
@@ -80,7 +87,7 @@ class SessionStore:
             args=[claims.session_id, repr(now), repr(expires), int(expires * 1000)],
         )
         if not ok:
-            raise NotFound(f"agent {agent_id!r} not found")
+            raise AgentNotFound(f"agent {agent_id!r} not found")
         await self.redis.set(keys.LAST_SESSION, agent_id)
         return Session(agent_id, claims.session_id, now, expires,
                        token=self.signer.issue(claims))
@@ -160,7 +167,7 @@ class SessionStore:
         if not record:
             if claims is not None:
                 ensure_live(claims, None)
-            raise NotFound(f"agent {agent_id!r} has no active session")
+            raise SessionNotFound(f"agent {agent_id!r} has no active session")
         return Session(agent_id, record["sid"], float(record["started_at"]),
                        float(record["expires_at"]), int(record.get("memories_created", 0)),
                        ended_at=time.time())

@@ -18,7 +18,7 @@ from datetime import datetime
 
 import jwt
 
-from memanto_redis.shared.errors import Unauthorized
+from memanto_redis.shared.errors import InvalidSessionToken, MissingSessionToken
 from memanto_redis.shared.infra.times import iso
 
 ALGORITHM = "HS256"
@@ -62,7 +62,7 @@ class TokenSigner:
 
     def verify(self, token: str | None) -> SessionClaims:
         if not token:
-            raise Unauthorized("missing X-Session-Token header")
+            raise MissingSessionToken("missing X-Session-Token header")
         cached = self._verified.get(token)
         if cached is not None:
             return cached
@@ -82,11 +82,11 @@ class TokenSigner:
                 started_at=_epoch(payload.get("started_at")),
             )
         except KeyError as exc:
-            raise Unauthorized(f"invalid session token: no {exc.args[0]!r} claim") from exc
+            raise InvalidSessionToken(f"invalid session token: no {exc.args[0]!r} claim") from exc
         except (jwt.InvalidTokenError, TypeError, ValueError) as exc:
-            raise Unauthorized(f"invalid session token: {exc}") from exc
+            raise InvalidSessionToken(f"invalid session token: {exc}") from exc
         if payload.get("typ") != "session":
-            raise Unauthorized("invalid session token: not a session token")
+            raise InvalidSessionToken("invalid session token: not a session token")
         if len(self._verified) >= _CACHE_LIMIT:
             self._verified.clear()
         self._verified[token] = claims

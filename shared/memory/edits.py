@@ -20,7 +20,7 @@ from redisvl.index import AsyncSearchIndex
 from redisvl.query import FilterQuery
 from redisvl.query.filter import Num
 
-from memanto_redis.shared.errors import Busy, InvalidInput, NotFound
+from memanto_redis.shared.errors import Busy, InvalidInput, MemoryNotFound
 from memanto_redis.shared.infra import cursors, keys
 from memanto_redis.shared.infra.fulltext import Tag
 from memanto_redis.shared.infra.replies import raw_hash
@@ -132,7 +132,7 @@ class MemoryEditor:
                                  "type": "value_error"}])
         after = _version_after(cursor) if cursor else 0
         if not MEMORY_ID_RE.match(memory_id):
-            raise NotFound(f"memory {memory_id!r} not found")
+            raise MemoryNotFound(memory_id)
         # The current state first: the archived versions read next are all older than it,
         # so an edit landing in between cannot show one version twice.
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -153,7 +153,7 @@ class MemoryEditor:
         if current is not None and current[0].version > after:
             versions.append(current[0])
         if current is None and not tomb and not versions:
-            raise NotFound(f"memory {memory_id!r} not found")
+            raise MemoryNotFound(memory_id)
         page = versions[:limit]
         next_cursor = cursors.encode({"v": page[-1].version}) if len(versions) > limit \
             else None
@@ -170,11 +170,11 @@ class MemoryEditor:
         reembed: Callable[[Memory, Memory], bool] = lambda old, new: False,
     ) -> Memory:
         if not MEMORY_ID_RE.match(memory_id):
-            raise NotFound(f"memory {memory_id!r} not found")
+            raise MemoryNotFound(memory_id)
 
         async def write(pipe: Pipeline, state: State | None) -> Memory:
             if state is None:
-                raise NotFound(f"memory {memory_id!r} not found")
+                raise MemoryNotFound(memory_id)
             memory, embedding = state
             outcome = apply(memory)
             if outcome is None:  # nothing changes: no new version

@@ -65,7 +65,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 class UnknownPreset(NotFound):
     def __init__(self, name: str) -> None:
-        super().__init__(f"Unknown preset {name!r}. Must be one of: "
+        super().__init__(f"Unknown preset '{name}'. Must be one of: "
                          + ", ".join(sorted(PRESETS)) + ".")
 
 

@@ -16,10 +16,11 @@ from redisvl.query.filter import FilterExpression
 from memanto_redis.shared.auth.sessions import ensure_live
 from memanto_redis.shared.auth.tokens import SessionClaims
 from memanto_redis.shared.errors import (
+    AgentNotFound,
     Busy,
     Conflict,
     InvalidInput,
-    NotFound,
+    MemoryNotFound,
     RateLimited,
 )
 from memanto_redis.shared.infra import hybrid, keys, scripts
@@ -133,7 +134,7 @@ class MemoryStore:
         elif code == _BACKLOG_FULL:
             raise Busy("the ingest backlog is full; retry shortly")
         elif code == _NO_AGENT:
-            raise NotFound(f"agent {agent_id!r} not found")
+            raise AgentNotFound(f"agent {agent_id!r} not found")
         return memories
 
     def ensure_may_write(self, agent_id: str) -> None:
@@ -187,7 +188,7 @@ class MemoryStore:
         """One memory, queued or indexed; with a session, its liveness is checked in the
         same round trip."""
         if not MEMORY_ID_RE.match(memory_id):
-            raise NotFound(f"memory {memory_id!r} not found")
+            raise MemoryNotFound(memory_id)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hmget(keys.memory(agent_id, memory_id), HASH_FIELDS)
             pipe.hgetall(keys.queued(agent_id, memory_id))
@@ -200,7 +201,7 @@ class MemoryStore:
             return Memory.from_hash(dict(zip(HASH_FIELDS, indexed, strict=True)))
         if queued:
             return Memory.from_queued(agent_id, memory_id, queued)
-        raise NotFound(f"memory {memory_id!r} not found")
+        raise MemoryNotFound(memory_id)
 
     async def recall(self, agent_id: str, vector: bytes, limit: int, filters: Filters,
                      status: str = "active", min_similarity: float | None = None,
