@@ -8,6 +8,7 @@ and the memories queued in one round trip, as a batch-remember's are: all or not
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -21,6 +22,8 @@ from memanto_redis.shared.auth.sessions import authorize
 from memanto_redis.shared.memory import files
 from memanto_redis.shared.memory.record import Memory
 from memanto_redis.shared.memory.rules import namespace
+
+_EXTRACTION = ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload-text")
 
 
 class UploadForm(BaseModel):
@@ -43,13 +46,17 @@ async def upload_file(request: Request) -> JSONResponse:
     authorize(claims, request.path_params["agent_id"])
     svc = services(request)
     write_once = once(request, f"agent.{claims.agent_id}")
-    # Before the body: an upload with a dead session is refused without reading it.
+    # Before the body: an upload with a dead session, or from an agent over its write
+    # quota, is refused without reading it.
+    svc.memories.ensure_may_write(claims.agent_id)
     await svc.sessions.check(claims)
     settings = svc.settings
     async with received_file(request, "file", settings.max_upload_bytes,
                              files.upload_named) as (path, upload, size):
-        drafts = await asyncio.to_thread(files.drafts, path, upload,
-                                         settings.max_upload_chunks)
+        # One file's text extracted at a time per process, beside the default thread pool
+        # that query embeddings use: a costly file delays other uploads, not recall.
+        drafts = await asyncio.get_running_loop().run_in_executor(
+            _EXTRACTION, files.drafts, path, upload, settings.max_upload_chunks)
     memories = await svc.memories.remember(claims.agent_id, drafts, claims, once=write_once)
     return JSONResponse(uploaded(claims.agent_id, claims.session_id, upload, size, memories))
 

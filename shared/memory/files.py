@@ -30,7 +30,11 @@ CHUNK_CHARS = 1000
 # in one of them.
 OVERLAP_CHARS = 150
 # What a docx or xlsx (zip archives) may unpack to: a few kilobytes can inflate to gigabytes.
-MAX_UNZIPPED_BYTES = 256 * 1024 * 1024
+MAX_UNZIPPED_BYTES = 64 * 1024 * 1024
+# And any one XML part of it: the parsers build the whole tree in memory, at ~40 times the
+# XML's size (a 32 MB document.xml of empty paragraphs took 1.2 GB and 51 s of CPU). A real
+# document's text part is rarely a megabyte.
+MAX_XML_PART_BYTES = 8 * 1024 * 1024
 # MEMANTO's rule for a memory's source, which an upload's is (its file name).
 SOURCE_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 DEFAULT_NAME = "upload"
@@ -193,13 +197,18 @@ def _json_lines(value: object, prefix: str) -> Iterator[str]:
 def _unzipped_size_checked(path: Path, name: str) -> None:
     try:
         with zipfile.ZipFile(path) as archive:
-            size = sum(info.file_size for info in archive.infolist())
+            parts = archive.infolist()
     except (zipfile.BadZipFile, OSError) as exc:
         raise UnreadableFile(f"{name} is not a {Path(name).suffix.lower()} file "
                              f"(not a zip archive: {exc})") from None
+    size = sum(info.file_size for info in parts)
     if size > MAX_UNZIPPED_BYTES:
         raise UnreadableFile(f"{name} unpacks to {size} bytes, more than "
                              f"{MAX_UNZIPPED_BYTES}")
+    for info in parts:
+        if info.filename.endswith(".xml") and info.file_size > MAX_XML_PART_BYTES:
+            raise UnreadableFile(f"{name}: its part {info.filename} unpacks to "
+                                 f"{info.file_size} bytes, more than {MAX_XML_PART_BYTES}")
 
 
 def _pdf_pages(path: Path, name: str) -> Iterator[str]:

@@ -122,3 +122,14 @@ def test_the_refused_count_in_metrics(limited):
     line = next(line for line in metrics.splitlines()
                 if line.startswith("memanto_http_rejections_total") and "rate_limit" in line)
     assert float(line.rsplit(" ", 1)[1]) >= 1
+
+
+def test_an_agent_over_its_quota_has_its_uploads_refused_before_they_are_read(limited):
+    agent = new_agent(limited)
+    assert [remember(limited, agent).status_code for _ in range(BURST)] == [200] * BURST
+    assert remember(limited, agent).status_code == 429
+    # A file that, read, would be refused as unsupported: the 429 shows it was not read.
+    upload = limited.post(f"/api/v2/agents/{agent.agent_id}/upload-file",
+                          headers=agent.headers,
+                          files={"file": ("notes.exe", b"never read")})
+    assert upload.status_code == 429 and "Retry-After" in upload.headers

@@ -284,3 +284,14 @@ def test_a_file_of_more_chunks_than_allowed_is_refused_whole(tmp_path):
     assert len(_texts(tmp_path, "long.txt", data, max_chunks=1000)) > 5
     with pytest.raises(TooManyChunks, match="more than 5 memories"):
         _texts(tmp_path, "long.txt", data, max_chunks=5)
+
+
+def test_one_xml_part_too_large_to_parse_is_refused(tmp_path):
+    """The reviewer's bomb: an 84 KB docx whose document.xml is 32 MB of empty paragraphs
+    took 1.2 GB and 51 s to parse. Refused before parsing, however small the archive."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("word/document.xml", b"<w:p/>" * (files.MAX_XML_PART_BYTES // 6 + 1))
+    assert len(out.getvalue()) < 200_000
+    with pytest.raises(UnreadableFile, match="word/document.xml unpacks to"):
+        _texts(tmp_path, "paragraphs.docx", out.getvalue())
