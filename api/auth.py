@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from memanto_redis.api.renewal import hand_over
 from memanto_redis.api.services import Services
 from memanto_redis.shared.auth import access
 from memanto_redis.shared.auth.scope import Principal
 from memanto_redis.shared.auth.tokens import SessionClaims
-from memanto_redis.shared.errors import InvalidInput
+from memanto_redis.shared.errors import InvalidInput, MemantoError
 from memanto_redis.shared.memory.store import Once
 
 
@@ -45,6 +47,26 @@ def writes(request: Request) -> bool:
 def session_claims(request: Request) -> SessionClaims:
     """Verify the X-Session-Token signature (liveness is checked with the request's work)."""
     return services(request).signer.verify(request.headers.get("x-session-token"))
+
+
+async def live_session(request: Request, claims: SessionClaims) -> SessionClaims:
+    """The claims to serve the request with: these, or, when their token has lapsed and an
+    API key that may activate the agent is sent beside it, those of a session recreated in
+    its place (MEMANTO's auto-recreate), whose token goes back in the X-Session-Token
+    header. A bad key changes nothing: the lapsed token is then refused as it would be."""
+    presented = api_key(request)
+    if claims.expires_at > time.time() or presented is None:
+        return claims
+    svc = services(request)
+    try:
+        key = await svc.api_keys.identify(presented)
+    except MemantoError:
+        return claims
+    session = await svc.sessions.recreate(claims, key)
+    if session is None or session.token is None:
+        return claims
+    hand_over(request, session.token)
+    return session.claims()
 
 
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")

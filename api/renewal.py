@@ -6,6 +6,9 @@ Only the token's own `exp` is looked at on the way in (its signature check is ca
 a request far from its end costs nothing; near it, the renewal is one script call, made
 as the answer starts, after the route's own work: an extend just made is kept, a session
 just ended is not renewed. A token that proves nothing is left to the route to refuse.
+
+A session the route recreated (MEMANTO's auto-recreate, `api.auth.live_session`) hands its
+token over here (`hand_over`), and that token is the one sent back.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import time
 from typing import Any
 
 import redis
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from memanto_redis.api.services import Services
@@ -22,6 +26,13 @@ from memanto_redis.shared.auth.tokens import SessionClaims
 from memanto_redis.shared.errors import MemantoError
 
 HEADER = b"x-session-token"
+# Where a route leaves the token of a session it recreated, in the request's state.
+RECREATED = "recreated_session_token"
+
+
+def hand_over(request: Request, token: str) -> None:
+    """Send `token` back in the X-Session-Token header of this request's answer."""
+    setattr(request.state, RECREATED, token)
 
 
 class Renewal:
@@ -37,7 +48,8 @@ class Renewal:
 
         async def send_renewed(message: Message) -> None:
             if message["type"] == "http.response.start":
-                token = await _renew(svc, claims)
+                state: dict[str, Any] = scope.get("state") or {}
+                token = state.get(RECREATED) or await _renew(svc, claims)
                 if token is not None:
                     headers = [(k, v) for k, v in message.get("headers", []) if k != HEADER]
                     message = {**message, "headers": [*headers, (HEADER, token.encode())]}

@@ -42,6 +42,7 @@ class Agent:
     session_active: bool
     last_session_id: str | None = None
     last_session_at: float | None = None
+    session_count: int = 0  # sessions started (activations and auto-recreations)
 
     @property
     def namespace(self) -> str:
@@ -88,8 +89,10 @@ class AgentStore:
             raise AgentNotFound(f"agent {agent_id!r} not found")
 
     async def all(self, principal: Principal | None = None) -> list[Agent]:
-        """Every agent, or those `principal`'s scope covers."""
-        ids = [text(i) for i in cast(list[bytes], await self.redis.zrange(keys.AGENTS, 0, -1))]
+        """Every agent, or those `principal`'s scope covers, newest first (as MEMANTO
+        lists them)."""
+        ids = [text(i) for i in cast(list[bytes],
+                                     await self.redis.zrange(keys.AGENTS, 0, -1, desc=True))]
         if principal is not None:
             ids = [agent_id for agent_id in ids if principal.covers_agent(agent_id)]
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -158,4 +161,5 @@ class AgentStore:
             session_active=bool(session),
             last_session_id=_text(raw, "last_session_id"),
             last_session_at=_time(raw, "last_session_at"),
+            session_count=int(_text(raw, "session_count") or 0),
         )

@@ -27,7 +27,7 @@ from memanto_redis.api.v2.models import (
 from memanto_redis.shared.agent_memory.stm import CURRENT, check_session_id
 from memanto_redis.shared.infra.cursors import MAX_CURSOR
 from memanto_redis.shared.memory.edits import HISTORY_MAX_PAGE, HISTORY_PAGE
-from memanto_redis.shared.memory.fields import Body
+from memanto_redis.shared.memory.fields import Body, Content
 from memanto_redis.shared.memory.rules import AGENT_ID_RE, MAX_BATCH
 from memanto_redis.shared.schedule.inbox import MAX_COUNT, MAX_WAIT, STREAM_ID_RE
 from memanto_redis.shared.schedule.store import NAME_RE
@@ -80,7 +80,7 @@ class ChangedSinceArgs(_Agent, ChangedSinceIn):
 
 
 class CreateAgentArgs(AgentCreate):
-    pass
+    model_config = Body.model_config
 
 
 class NoArgs(Body):
@@ -97,6 +97,9 @@ class ForgetArgs(_Memory):
 
 class EditArgs(_Memory, MemoryPatch):
     model_config = Body.model_config
+    # v2's PATCH refuses a blank content itself (MEMANTO's 400); a tool's argument is checked
+    # here.
+    content: Content | None = None
 
 
 class HistoryArgs(_Memory):

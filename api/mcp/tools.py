@@ -106,6 +106,8 @@ async def remember(call: Call, args: a.RememberArgs) -> Answer:
 
 
 async def batch_remember(call: Call, args: a.BatchRememberArgs) -> Answer:
+    # An extension of this tool: valid items are queued beside refused ones, where
+    # /api/v2's batch-remember refuses the whole batch as MEMANTO does.
     agent_id = await call.agent(args.agent_id, exists=False)
     outcomes = await call.services.memories.remember_valid(
         agent_id, batch_items(list(args.memories)), call.caller.claims)

@@ -14,6 +14,7 @@ from memanto_redis.api.auth import (
     session_claims,
 )
 from memanto_redis.api.body import parse
+from memanto_redis.api.errors import MalformedJSON
 from memanto_redis.api.query import flag, hours
 from memanto_redis.api.v2 import answers
 from memanto_redis.api.v2.errors import Plain
@@ -73,7 +74,10 @@ async def activate(request: Request) -> JSONResponse:
     svc = services(request)
     agent_id = request.path_params["agent_id"]
     await access.activate(principal, svc.agents, agent_id)
-    body = await parse(request, ActivateBody, svc.settings.max_body_bytes, optional=True)
+    try:
+        body = await parse(request, ActivateBody, svc.settings.max_body_bytes, optional=True)
+    except MalformedJSON:
+        body = ActivateBody()  # MEMANTO's activate reads no body: one it cannot read is none
     duration = body.duration_hours
     if duration is None and "duration_hours" in request.query_params:
         duration = hours(request, "duration_hours")

@@ -150,15 +150,19 @@ def history(h: History) -> dict[str, Any]:
 
 
 def agent(a: Agent) -> dict[str, Any]:
+    """MEMANTO's AgentInfo (its `status` is "ready" from creation on), with our
+    `last_active` and `session_active` beside."""
     return {
         "agent_id": a.agent_id,
         "namespace": a.namespace,
         "description": a.description,
         "pattern": a.pattern,
         "created_at": iso(a.created_at),
+        "last_session": iso(a.last_session_at),
         "memory_count": a.memory_count,
+        "session_count": a.session_count,
         "last_active": iso(a.last_active),
-        "status": "active",
+        "status": "ready",
         "session_active": a.session_active,
     }
 
@@ -195,7 +199,9 @@ def activated(s: Session) -> dict[str, Any]:
         "started_at": iso(s.started_at),
         "expires_at": iso(s.expires_at),
         "duration_hours": round((s.expires_at - s.started_at) / 3600, 9),
+        "pattern": s.pattern,
         "status": "active",
+        "metadata": None,
     }
 
 
@@ -209,6 +215,7 @@ def session_info(s: Session) -> dict[str, Any]:
         "expires_at": iso(s.expires_at),
         "seconds_remaining": max(0, int(s.expires_at - time.time())),
         "memories_created": s.memories_created,
+        "pattern": s.pattern,
         "status": "active",
     }
 
@@ -223,7 +230,7 @@ def status(s: Session) -> dict[str, Any]:
         "expires_at": iso(s.expires_at),
         "status": "active",
         "time_remaining_seconds": max(0, int(s.expires_at - time.time())),
-        "pattern": None,
+        "pattern": s.pattern,
     }
 
 

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from memanto_redis.api.auth import once, services, session_claims
+from memanto_redis.api.auth import live_session, once, services, session_claims
 from memanto_redis.api.body import parse
 from memanto_redis.api.query import whole
 from memanto_redis.api.responses import FastJSONResponse
@@ -26,31 +26,31 @@ from memanto_redis.api.v2.models import (
     MemoryPatch,
     RecallIn,
     RecentIn,
-    batch_items,
+    whole_batch,
 )
 from memanto_redis.shared.auth.sessions import authorize
 from memanto_redis.shared.auth.tokens import SessionClaims
-from memanto_redis.shared.infra.times import iso, parse_time
+from memanto_redis.shared.infra.times import iso, parse_time, stated
 from memanto_redis.shared.memory import temporal
 from memanto_redis.shared.memory.edits import HISTORY_MAX_PAGE, HISTORY_PAGE
 
 
-def _agent_session(request: Request) -> SessionClaims:
+async def _agent_session(request: Request) -> SessionClaims:
     """The session token of the agent in the path (its liveness is checked with the
-    request's work)."""
+    request's work); a lapsed one may be recreated (`live_session`)."""
     claims = session_claims(request)
     authorize(claims, request.path_params["agent_id"])
-    return claims
+    return await live_session(request, claims)
 
 
 async def _live_session(request: Request) -> SessionClaims:
-    claims = _agent_session(request)
+    claims = await _agent_session(request)
     await services(request).sessions.check(claims)
     return claims
 
 
 async def remember(request: Request) -> JSONResponse:
-    claims = _agent_session(request)
+    claims = await _agent_session(request)
     svc = services(request)
     # A refused flood is turned away before its body is read.
     svc.memories.ensure_may_write(claims.agent_id)
@@ -61,25 +61,25 @@ async def remember(request: Request) -> JSONResponse:
 
 
 async def batch_remember(request: Request) -> JSONResponse:
-    claims = _agent_session(request)
+    claims = await _agent_session(request)
     svc = services(request)
     svc.memories.ensure_may_write(claims.agent_id)
     batch = await parse(request, BatchIn, svc.settings.max_body_bytes)
     outcomes = await svc.memories.remember_valid(
-        claims.agent_id, batch_items(batch.memories), claims,
+        claims.agent_id, whole_batch(batch.memories), claims,
         once=once(request, f"agent.{claims.agent_id}"))
     return FastJSONResponse(answers.batch(outcomes, claims))
 
 
 async def get_memory(request: Request) -> JSONResponse:
-    claims = _agent_session(request)
+    claims = await _agent_session(request)
     memory = await services(request).memories.get(claims.agent_id,
                                                    request.path_params["memory_id"], claims)
     return JSONResponse(answers.memory(memory))
 
 
 async def recall(request: Request) -> JSONResponse:
-    claims = _agent_session(request)
+    claims = await _agent_session(request)
     svc = services(request)
     body = await parse_body(request, RecallIn, svc.settings.max_body_bytes)
     await svc.sessions.check(claims)
@@ -97,6 +97,8 @@ async def patch_memory(request: Request) -> JSONResponse:
     changes = body.changes()
     if not changes:
         raise Plain(400, "Provide at least one field to update.")
+    if "content" in changes and not str(changes["content"]).strip():
+        raise Plain(400, "Memory content must be a non-empty string.")
     memory = await svc.editor.patch(claims.agent_id, request.path_params["memory_id"], changes)
     return JSONResponse(answers.patched(memory, claims, list(changes)))
 
@@ -149,7 +151,8 @@ async def recall_as_of(request: Request) -> JSONResponse:
     found = await temporal.as_of(svc.memories, claims.agent_id, moment, body.filters(),
                                  body.limit, vector, body.query or "", body.search_mode)
     return JSONResponse(answers.found(found, claims, temporal_mode="as_of", as_of=iso(moment),
-                                      as_of_date=iso(moment), total_available=None,
+                                      as_of_date=stated(body.as_of, end_of_day=True),
+                                      total_available=None,
                                       since_date=None, query=body.query))
 
 
@@ -185,7 +188,8 @@ async def recall_all(request: Request) -> JSONResponse:
     body = await parse_body(request, AllIn, svc.settings.max_body_bytes, optional=True)
     page = await temporal.all_memories(svc.memories, claims.agent_id, body.filters(),
                                        body.limit, body.status, body.cursor)
-    return JSONResponse(answers.found(page.memories, claims, temporal_mode="all",
+    # MEMANTO's recall/all is its recent read without a limit, and says so.
+    return JSONResponse(answers.found(page.memories, claims, temporal_mode="recent",
                                       total_available=None, as_of_date=None, since_date=None)
                         | {"next_cursor": page.next_cursor, "has_more": page.has_more})
 

@@ -28,6 +28,7 @@ from memanto_redis.shared.memory.record import Draft
 from memanto_redis.shared.memory.rules import (
     AGENT_ID_RE,
     MAX_BATCH,
+    MAX_CONTENT,
     MAX_RECALL_LIMIT,
     MAX_TAG_LEN,
     MAX_TAGS,
@@ -38,19 +39,18 @@ from memanto_redis.shared.memory.rules import (
 )
 
 
-class AgentCreate(Body):
-    agent_id: str = Field(pattern=AGENT_ID_RE.pattern)
-    description: str | None = Field(default=None, max_length=1000)
-    # The agent's memory pattern, as MEMANTO's own clients send it.
-    pattern: Literal["support", "project", "tool"] = "support"
-
-
 class ActivateBody(Body):
     """MEMANTO's activate takes no body; this server's extension reads `duration_hours`
     from one, and ignores whatever else a client sends."""
 
     model_config = Body.model_config | ConfigDict(extra="ignore")
     duration_hours: float | None = Field(default=None, gt=0, le=24 * 30)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _only_an_object(cls, data: Any) -> Any:
+        # MEMANTO reads no body here: anything but an object is as good as none.
+        return data if isinstance(data, dict) else {}
 
 
 class ExpireIn(BaseModel):
@@ -60,6 +60,12 @@ class ExpireIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
     reason: str | None = Field(default=None, min_length=1, max_length=64,
                                pattern=r"^[A-Za-z0-9._-]+$")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_none(cls, data: Any) -> Any:
+        # FastAPI reads a JSON null body as no body: MEMANTO's default request.
+        return {} if data is None else data
 
 
 class Lax(BaseModel):
@@ -81,6 +87,17 @@ class NullIsAbsent(Lax):
         if isinstance(data, dict):
             return {key: value for key, value in data.items() if value is not None}
         return data
+
+
+class AgentCreate(NullIsAbsent):
+    """MEMANTO's AgentCreate, as lax as its model: unknown fields ignored, null "not given".
+    The id keeps this server's rule (a Redis key part: 64 characters at most, dots allowed
+    after the first), where MEMANTO takes any length of letters, digits, - and _."""
+
+    agent_id: str = Field(pattern=AGENT_ID_RE.pattern)
+    description: str | None = Field(default=None, max_length=1000)
+    # The agent's memory pattern, as MEMANTO's own clients send it.
+    pattern: Literal["support", "project", "tool"] = "support"
 
 
 # MEMANTO's limits on what a memory says of itself (its `core.MemorySource`, `MemoryTag`).
@@ -158,7 +175,7 @@ class MemoryIn(Lax):
 
 
 class BatchIn(Lax):
-    # Items are validated one by one so that one bad item does not sink the batch.
+    # Items are validated one by one, so that each bad one is named (memories.3.content).
     memories: list[object] = Field(min_length=1, max_length=MAX_BATCH)
 
 
@@ -174,6 +191,18 @@ def batch_items(raws: list[object]) -> list[Draft | InvalidInput]:
         except InvalidInput as exc:
             items.append(InvalidInput(exc.message, [
                 e | {"field": f"memories.{i}.{e['field']}"} for e in exc.errors]))
+    return items
+
+
+def whole_batch(raws: list[object]) -> list[Draft | InvalidInput]:
+    """MEMANTO's batch: one invalid item refuses the whole request (its 422 names every
+    bad item's field, `memories.3.content`); what is returned is all drafts."""
+    items = batch_items(raws)
+    errors = [e for item in items if isinstance(item, InvalidInput) for e in item.errors]
+    if errors:
+        raise InvalidInput("invalid memories in the batch (nothing was queued): "
+                           + "; ".join(f"{e['field']}: {e['message']}" for e in errors),
+                           errors)
     return items
 
 
@@ -212,10 +241,12 @@ class RecallIn(_Filtered):
 
 
 class MemoryPatch(NullIsAbsent):
-    """Any of the editable fields, validated as remember validates them."""
+    """Any of the editable fields, validated as remember validates them, with MEMANTO's
+    leeway: an empty title is taken, and a blank content is the route's 400 (as MEMANTO's),
+    not a 422."""
 
-    content: Content | None = None
-    title: str | None = Field(default=None, min_length=1, max_length=MAX_TITLE)
+    content: str | None = Field(default=None, max_length=MAX_CONTENT)
+    title: str | None = Field(default=None, max_length=MAX_TITLE)
     type: MemoryType | None = None
     confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     tags: list[MemantoTag] | None = Field(default=None, max_length=MAX_TAGS)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from memanto_redis.shared.auth.scope import Principal
 from memanto_redis.shared.auth.tokens import SessionClaims, TokenSigner
 from memanto_redis.shared.errors import (
     AgentNotFound,
@@ -56,10 +57,22 @@ class Session:
     memories_created: int = 0
     token: str | None = None
     ended_at: float | None = None
+    pattern: str | None = None  # the agent's, as MEMANTO's Session and SessionInfo show it
 
     @property
     def namespace(self) -> str:
         return namespace(self.agent_id)
+
+    def claims(self) -> SessionClaims:
+        return SessionClaims(self.agent_id, self.session_id, self.namespace,
+                             self.started_at, self.expires_at, self.started_at)
+
+
+def _recorded(agent_id: str, record: dict[str, str]) -> Session:
+    """A session as its Redis hash holds it."""
+    return Session(agent_id, record["sid"], float(record["started_at"]),
+                   float(record["expires_at"]), int(record.get("memories_created", 0)),
+                   pattern=record.get("pattern") or None)
 
 
 class SessionStore:
@@ -72,6 +85,7 @@ class SessionStore:
         # alive forever by extending; going further takes an API key.
         self.max_hours = max_hours
         self._activate = redis.register_script(scripts.ACTIVATE)
+        self._recreate = redis.register_script(scripts.RECREATE_SESSION)
         self._extend = redis.register_script(scripts.EXTEND)
         self._renew = redis.register_script(scripts.RENEW_SESSION)
         self._deactivate = redis.register_script(scripts.DEACTIVATE)
@@ -79,18 +93,41 @@ class SessionStore:
     async def activate(self, agent_id: str, hours: float | None) -> Session:
         """A new session, replacing (and so revoking) any earlier one."""
         hours = self.default_hours if hours is None else hours
+        session = await self._start(agent_id, hours)
+        if session is None:
+            raise AgentNotFound(f"agent {agent_id!r} not found")
+        return session
+
+    async def recreate(self, claims: SessionClaims, key: Principal) -> Session | None:
+        """MEMANTO's auto-recreate (its SESSION_AUTO_RECREATE_ENABLED, on by default): the
+        token of a session that lapsed, presented beside an API key that may activate its
+        agent, gets a fresh session of `default_hours`. Only the agent's latest session is
+        recreated, never one that was deactivated or replaced (logout is authoritative),
+        and never a live one. None when it does not apply: the request then says why."""
+        try:
+            key.check_activate(claims.agent_id)
+        except Forbidden:
+            return None
+        return await self._start(claims.agent_id, self.default_hours,
+                                 lapsed=claims.session_id)
+
+    async def _start(self, agent_id: str, hours: float, lapsed: str | None = None
+                     ) -> Session | None:
+        """A new session (None when the agent does not exist or, with `lapsed`, when
+        that session may not be recreated): the agent's session count goes up."""
         now = time.time()
         expires = now + hours * 3600
         claims = SessionClaims(agent_id, new_session_id(), namespace(agent_id), now, expires)
-        ok = await self._activate(
+        args: list[str | int] = [claims.session_id, repr(now), repr(expires),
+                                 int(expires * 1000)]
+        started = await (self._activate if lapsed is None else self._recreate)(
             keys=[keys.agent(agent_id), keys.session(agent_id)],
-            args=[claims.session_id, repr(now), repr(expires), int(expires * 1000)],
-        )
-        if not ok:
-            raise AgentNotFound(f"agent {agent_id!r} not found")
+            args=args if lapsed is None else [*args, lapsed])
+        if not started:
+            return None
         await self.redis.set(keys.LAST_SESSION, agent_id)
         return Session(agent_id, claims.session_id, now, expires,
-                       token=self.signer.issue(claims))
+                       token=self.signer.issue(claims), pattern=text(started[0]) or None)
 
     async def latest(self) -> Session | None:
         """The session activated last, while it is live (MEMANTO has one active session;
@@ -101,8 +138,7 @@ class SessionStore:
         record = text_fields(await self.redis.hgetall(keys.session(text(agent_id))))
         if not record:
             return None
-        return Session(text(agent_id), record["sid"], float(record["started_at"]),
-                       float(record["expires_at"]), int(record.get("memories_created", 0)))
+        return _recorded(text(agent_id), record)
 
     async def check(self, claims: SessionClaims) -> None:
         ensure_live(claims, await self.redis.hget(keys.session(claims.agent_id), "sid"))
@@ -110,8 +146,7 @@ class SessionStore:
     async def info(self, claims: SessionClaims) -> Session:
         record = text_fields(await self.redis.hgetall(keys.session(claims.agent_id)))
         ensure_live(claims, record.get("sid"))
-        return Session(claims.agent_id, claims.session_id, float(record["started_at"]),
-                       float(record["expires_at"]), int(record.get("memories_created", 0)))
+        return _recorded(claims.agent_id, record)
 
     async def extend(self, claims: SessionClaims, hours: float,
                      by_key: bool = False) -> tuple[float, Session]:
@@ -137,7 +172,8 @@ class SessionStore:
         return previous, Session(claims.agent_id, claims.session_id,
                                  float(record["started_at"]), expires,
                                  int(record.get("memories_created", 0)),
-                                 token=self.signer.issue(renewed))
+                                 token=self.signer.issue(renewed),
+                                 pattern=record.get("pattern") or None)
 
     async def renew(self, claims: SessionClaims) -> str | None:
         """MEMANTO's auto-renewal: a fresh token for a live session whose token ends within
@@ -161,7 +197,7 @@ class SessionStore:
         """End the agent's session: any with an API key, only its own with a token."""
         if claims is not None:
             authorize(claims, agent_id)
-        flat = await self._deactivate(keys=[keys.session(agent_id)],
+        flat = await self._deactivate(keys=[keys.session(agent_id), keys.agent(agent_id)],
                                       args=[claims.session_id if claims else ""])
         record = {text(k): text(v) for k, v in zip(flat[::2], flat[1::2], strict=True)}
         if not record:

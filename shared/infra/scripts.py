@@ -113,18 +113,31 @@ redis.call('HSET', KEYS[1], 'status', 'failed', 'error', ARGV[1])
 return 1
 """
 
-# Start a session, replacing (and so revoking) any earlier one. KEYS: agent, session.
-# ARGV: sid, now, expires_at, expires_at in ms. Returns 0 when the agent does not exist.
-ACTIVATE = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+# Start a session, replacing (and so revoking) any earlier one; the agent keeps when and
+# which was its latest, and counts them. KEYS: agent, session. ARGV: sid, now, expires_at,
+# expires_at in ms. Returns {the agent's pattern}, or false when the agent does not exist.
+_START_SESSION = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local pattern = redis.call('HGET', KEYS[1], 'pattern') or ''
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[2], 'sid', ARGV[1], 'started_at', ARGV[2], 'expires_at', ARGV[3],
-           'memories_created', 0)
+           'memories_created', 0, 'pattern', pattern)
 redis.call('PEXPIREAT', KEYS[2], ARGV[4])
 redis.call('HSET', KEYS[1], 'last_active', ARGV[2], 'last_session_at', ARGV[2],
            'last_session_id', ARGV[1])
-return 1
+redis.call('HINCRBY', KEYS[1], 'session_count', 1)
+return {pattern}
 """
+ACTIVATE = _START_SESSION
+
+# MEMANTO's auto-recreate: start a session (as ACTIVATE) in place of the lapsed one named
+# by ARGV[5], only while no session is live, that one was the agent's latest and it was
+# not deactivated. Returns as ACTIVATE, or false when it does not apply.
+RECREATE_SESSION = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return false end
+if redis.call('HGET', KEYS[1], 'last_session_id') ~= ARGV[5] then return false end
+if redis.call('HGET', KEYS[1], 'ended_session_id') == ARGV[5] then return false end
+""" + _START_SESSION
 
 # Push a live session's expiry later. KEYS: session. ARGV: sid, new expires_at, in ms.
 # Returns 0 when the session is not the live one.
@@ -151,13 +164,18 @@ redis.call('PEXPIREAT', KEYS[1], math.floor(renewed * 1000))
 return {stamp, record[3]}
 """
 
-# End a session and return its record. KEYS: session. ARGV: the caller's sid, or '' for
-# an admin. Returns the record as a flat list, or an empty list when nothing was ended.
+# End a session and return its record; the agent remembers it was ended (so it is never
+# recreated). KEYS: session, agent. ARGV: the caller's sid, or '' for an admin. Returns the
+# record as a flat list, or an empty list when nothing was ended.
 DEACTIVATE = """
 local record = redis.call('HGETALL', KEYS[1])
 if #record == 0 then return record end
-if ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'sid') ~= ARGV[1] then return {} end
+local sid = redis.call('HGET', KEYS[1], 'sid')
+if ARGV[1] ~= '' and sid ~= ARGV[1] then return {} end
 redis.call('DEL', KEYS[1])
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('HSET', KEYS[2], 'ended_session_id', sid)
+end
 return record
 """
 

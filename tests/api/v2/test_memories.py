@@ -128,22 +128,26 @@ def test_unknown_memory_is_404(client, agent):
                           headers=agent.headers).status_code == 404
 
 
-def test_batch_remember_mixes_valid_and_invalid_items(client, agent, r):
+def test_one_invalid_item_refuses_the_whole_batch_as_memanto(client, agent, r):
     items = [{"content": "first"}, {"content": ""}, {"content": "third", "type": "goal"},
              {"content": "fourth", "confidence": 7}, "not an object"]
+    before = r.xlen(keys.INGEST_STREAM)
     reply = client.post(_url(agent, "batch-remember"), json={"memories": items},
                         headers=agent.headers)
-    assert reply.status_code == 200
-    body = reply.json()
-    assert (body["total_submitted"], body["successful"], body["failed"]) == (5, 2, 3)
-    results = body["results"]
-    assert [res["index"] for res in results] == [0, 1, 2, 3, 4]
-    assert [res["status"] for res in results] == ["queued", "failed", "queued", "failed",
-                                                  "failed"]
-    assert "content" in results[1]["error"]
-    assert "confidence" in results[3]["error"]
-    assert r.xlen(keys.INGEST_STREAM) == 2
-    third = client.get(_url(agent, f"memories/{results[2]['memory_id']}"),
+    assert reply.status_code == 422
+    # FastAPI's list, one entry per bad item, each at its place in the body.
+    places = {tuple(e["loc"][:3]) for e in reply.json()["detail"]}
+    assert places == {("body", "memories", 1), ("body", "memories", 3),
+                      ("body", "memories", 4)}
+    assert any(e["loc"] == ["body", "memories", 3, "confidence"]
+               for e in reply.json()["detail"])
+    assert r.xlen(keys.INGEST_STREAM) == before  # nothing queued, not even the valid ones
+    good = client.post(_url(agent, "batch-remember"), headers=agent.headers,
+                       json={"memories": [items[0], items[2]]})
+    assert good.status_code == 200
+    body = good.json()
+    assert (body["total_submitted"], body["successful"], body["failed"]) == (2, 2, 0)
+    third = client.get(_url(agent, f"memories/{body['results'][1]['memory_id']}"),
                        headers=agent.headers).json()
     assert (third["content"], third["type"], third["status"]) == ("third", "goal", "queued")
 
