@@ -464,7 +464,7 @@ def test_named_api_keys(cli):
     assert out == f"API key '{name}' revoked\n"
 
     error = cli.fails("agent", "list", env=as_named)
-    assert "invalid API key" in error
+    assert "valid management credential" in error
     assert name not in cli.ok("apikey", "list").out
     assert "no API key named" in cli.fails("apikey", "revoke", name)
 
@@ -510,7 +510,7 @@ def test_wrong_api_key_is_one_error_line(cli):
     wrong = {"MEMANTO_API_KEY": "not-the-key"}
     for argv in (["agent", "list"], ["status"], ["agent", "create", "x"], ["apikey", "list"]):
         error = cli.fails(*argv, env=wrong)
-        assert "invalid API key" in error
+        assert "valid management credential" in error
     assert "no API key" in cli.fails("agent", "list", env={"MEMANTO_API_KEY": ""})
 
 

@@ -64,16 +64,25 @@ def test_the_client_against_a_real_server(web):
 
 
 def test_every_error_shape_reads_as_one_line(web):
-    """MEMANTO's envelope (/api/v2), its 422 list with the fields at fault, and the other
-    dialects' plain detail all become a message, never a printed dict or list."""
+    """MEMANTO's envelope (/api/v2), its bare messages and limits, its 422 list with the
+    fields at fault, and the other dialects' plain detail all become a message, never a
+    printed dict or list."""
     memanto = Memanto(web, api_key=ADMIN_KEY)
     agent_id = f"client-errors-{uuid.uuid4().hex[:8]}"
     memanto.create_agent(agent_id)
     agent = memanto.activate(agent_id)
     with pytest.raises(ApiError) as envelope:
-        agent.get("no-such-memory")
+        memanto.get_agent("no-such-agent-x")
     assert (envelope.value.status, envelope.value.detail) == (
-        404, "memory 'no-such-memory' not found")
+        404, "agent 'no-such-agent-x' not found")
+    with pytest.raises(ApiError) as bare:  # MEMANTO answers a missing memory so
+        agent.get("no-such-memory")
+    assert (bare.value.status, bare.value.detail) == (
+        404, "Memory 'no-such-memory' was not found.")
+    with pytest.raises(ApiError) as limit:
+        agent.recall("x" * 1001)
+    assert (limit.value.status, limit.value.detail) == (
+        413, "Query exceeds maximum length of 1000 characters")
     with pytest.raises(ApiError) as listed:
         agent.remember("", tags=["ok", "a,b"])
     assert listed.value.status == 422 and "{" not in listed.value.detail

@@ -41,8 +41,10 @@ _NOT_JSON = object()
 
 
 def _detail(body: dict) -> str:
-    """An error answer's message, whatever its envelope: a plain `detail`, MEMANTO's
-    `{"detail": {"error", "message", "details"}}`, or its 422 list of `{loc, msg}`."""
+    """An error answer's message, whatever its envelope: a plain `detail` (as MEMANTO
+    answers a missing token, a memory not found, ...), MEMANTO's `{"detail": {"error",
+    "message", "details"}}` or a limit of its (`{"error": "k_too_large", "message", ...}`),
+    or its 422 list of `{loc, msg}`."""
     detail = body.get("detail")
     if isinstance(detail, dict) and detail.get("message"):
         return str(detail["message"])
