@@ -114,12 +114,13 @@ ERROR_SCHEMAS: dict[str, dict[str, Any]] = {
     "MemantoLimit": {
         "type": "object", "required": ["error", "message"],
         "description": "one of MEMANTO's limits (its CostGuard), its figures beside the "
-                       "message: k_too_large (actual_k, max_k), query_too_long "
-                       "(actual_length, max_length), file_too_large (max_bytes), "
-                       "request_too_large (max_size)",
+                       "message: k_too_large (actual_k, max_k), query_too_long and "
+                       "text_too_long (actual_length, max_length), file_too_large "
+                       "(max_bytes), request_too_large (max_size)",
         "properties": {
             "error": {"type": "string", "enum": ["k_too_large", "query_too_long",
-                                                 "file_too_large", "request_too_large"]},
+                                                 "text_too_long", "file_too_large",
+                                                 "request_too_large"]},
             "message": {"type": "string"},
             "actual_k": {"type": ["integer", "null"]}, "max_k": {"type": "integer"},
             "actual_length": {"type": "integer"}, "max_length": {"type": "integer"},
@@ -158,7 +159,8 @@ V2_ERRORS = ERRORS | {
     404: "not found: AgentNotFound, SessionNotFound, or a bare message for a memory, a "
          "preset, no active session",
     409: "exists already (AgentAlreadyExists), or a limit on how many is reached",
-    413: f"the query is longer than {v2.MAX_QUERY} characters (query_too_long), the file "
+    413: f"the query is longer than {v2.MAX_QUERY} characters (query_too_long), a memory's "
+         "content longer than 10,000 (text_too_long), the file "
          "larger than MEMANTO_MAX_UPLOAD_BYTES (file_too_large), or the body larger than "
          "MEMANTO_MAX_BODY_BYTES (request_too_large)",
     422: "invalid input, or a body that is not JSON: `detail` lists each field at fault",

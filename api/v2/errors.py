@@ -6,7 +6,8 @@ utils/validation.py and routes):
 - where MEMANTO raises `HTTPException(detail="<text>")` the answer is `{"detail": "<text>"}`
   with its very text (a missing token or key, a memory not found, an empty PATCH, ...);
 - a limit of its CostGuard is flat: `{"detail": {"error": "k_too_large", "message",
-  "actual_k", "max_k"}}`, and its status (k_too_large 400, query_too_long 413, ...);
+  "actual_k", "max_k"}}`, and its status (k_too_large 400, query_too_long and
+  text_too_long 413, ...);
 - a body its models refuse is FastAPI's 422, `{"detail": [{"loc", "msg", "type"}]}` (with
   our one-line `message` beside it).
 """
@@ -42,6 +43,7 @@ from memanto_redis.shared.errors import (
 )
 from memanto_redis.shared.memory.files import UnsupportedFile
 from memanto_redis.shared.memory.policy_presets import UnknownPreset
+from memanto_redis.shared.memory.rules import MAX_CONTENT
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -154,6 +156,12 @@ def too_many(asked: int | None, high: int) -> Refused:
                    max_k=high)
 
 
+def text_too_long(length: int) -> Refused:
+    return Refused(413, "text_too_long",
+                   f"Memory content exceeds maximum length of {MAX_CONTENT} characters",
+                   actual_length=length, max_length=MAX_CONTENT)
+
+
 def query_too_long(length: int) -> Refused:
     return Refused(413, "query_too_long",
                    f"Query exceeds maximum length of {MAX_QUERY} characters",
@@ -162,8 +170,9 @@ def query_too_long(length: int) -> Refused:
 
 async def parse_body(request: Request, model: type[M], limit: int, *,
                      optional: bool = False) -> M:
-    """body.parse, with MEMANTO's own answers for its limits: a query over its length is
-    413, a limit over its maximum 400; anything else the model refuses stays a 422."""
+    """body.parse, with MEMANTO's own answers for its limits: a query or a content over
+    its length is 413, a limit over its maximum 400; anything else the model refuses stays
+    a 422."""
     raw = await read_body(request, limit)
     if optional and not raw.strip():
         raw = b"{}"
@@ -174,6 +183,8 @@ async def parse_body(request: Request, model: type[M], limit: int, *,
             where = error["loc"]
             if where == ("query",) and error["type"] == "string_too_long":
                 raise query_too_long(len(error["input"])) from None
+            if where == ("content",) and error["type"] == "string_too_long":
+                raise text_too_long(len(error["input"])) from None
             if where == ("limit",) and error["type"] == "less_than_equal":
                 raise too_many(_whole(error["input"]), int(error["ctx"]["le"])) from None
         raise explain(exc) from None

@@ -54,7 +54,7 @@ async def remember(request: Request) -> JSONResponse:
     svc = services(request)
     # A refused flood is turned away before its body is read.
     svc.memories.ensure_may_write(claims.agent_id)
-    item = await parse(request, MemoryIn, svc.settings.max_body_bytes)
+    item = await parse_body(request, MemoryIn, svc.settings.max_body_bytes)
     (memory,) = await svc.memories.remember(claims.agent_id, [item.draft()], claims,
                                             once=once(request, f"agent.{claims.agent_id}"))
     return FastJSONResponse(answers.queued(memory))

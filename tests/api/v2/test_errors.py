@@ -161,9 +161,16 @@ def test_limits_are_flat_as_memanto_costguard(client, agent, memanto_validation)
     base = f"/api/v2/agents/{agent.agent_id}"
     h = agent.headers
     guard = memanto_validation.CostGuard
-    for body, check in (({"query": "x", "limit": "101"}, lambda: guard.validate_k_limit(101)),
-                        ({"query": "x" * 1001}, lambda: guard.validate_query_length("x" * 1001))):
-        ours = client.post(f"{base}/recall", headers=h, json=body)
+    memory_id = client.post(f"{base}/remember", headers=h,
+                            json={"content": "Budget is 10k"}).json()["memory_id"]
+    long_text = lambda: guard.validate_text_length("x" * 10_001, "Memory content")  # noqa: E731
+    for path, body, check in (
+            ("recall", {"query": "x", "limit": "101"}, lambda: guard.validate_k_limit(101)),
+            ("recall", {"query": "x" * 1001}, lambda: guard.validate_query_length("x" * 1001)),
+            ("remember", {"content": "x" * 10_001}, long_text),
+            (f"memories/{memory_id}", {"content": "x" * 10_001}, long_text)):
+        send = client.patch if path.startswith("memories") else client.post
+        ours = send(f"{base}/{path}", headers=h, json=body)
         with pytest.raises(memanto_validation.HTTPException) as theirs:
             check()
         assert (ours.status_code, ours.json()) == (theirs.value.status_code,
