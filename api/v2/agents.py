@@ -118,11 +118,9 @@ async def status(request: Request) -> JSONResponse:
 async def session_extend(request: Request) -> JSONResponse:
     """The session's own token; with an API key beside it, past the session's absolute end."""
     claims = session_claims(request)
-    by_key = api_key(request) is not None
-    if by_key:
-        await require_api_key(request)
+    key = await require_api_key(request) if api_key(request) is not None else None
     extra = hours(request, "extend_hours", default=6.0)
-    previous, session = await services(request).sessions.extend(claims, extra, by_key)
+    previous, session = await services(request).sessions.extend(claims, extra, key)
     return JSONResponse(answers.extended(previous, session, extra))
 
 

@@ -93,6 +93,8 @@ class SessionStore:
     async def activate(self, agent_id: str, hours: float | None) -> Session:
         """A new session, replacing (and so revoking) any earlier one."""
         hours = self.default_hours if hours is None else hours
+        # Never past the absolute lifetime, however long a session was asked for.
+        hours = min(hours, self.max_hours)
         session = await self._start(agent_id, hours)
         if session is None:
             raise AgentNotFound(f"agent {agent_id!r} not found")
@@ -149,11 +151,14 @@ class SessionStore:
         return _recorded(claims.agent_id, record)
 
     async def extend(self, claims: SessionClaims, hours: float,
-                     by_key: bool = False) -> tuple[float, Session]:
+                     key: Principal | None = None) -> tuple[float, Session]:
         """The live session pushed `hours` later: (its previous expiry, the session with a
         token carrying the new one). The old token keeps working. Past the session's
-        absolute end (`max_hours` after its start) only an API-key caller (`by_key`) may
-        extend it."""
+        absolute end (`max_hours` after its start) only an API key sent beside the token
+        may extend it, and only one that may activate this agent (going on past the end is
+        activating it again)."""
+        if key is not None:
+            key.check_activate(claims.agent_id)
         if not 0 < hours <= MAX_EXTEND_HOURS:
             raise InvalidInput(f"extend_hours must be > 0 and <= {MAX_EXTEND_HOURS}")
         record = text_fields(await self.redis.hgetall(keys.session(claims.agent_id)))
@@ -161,7 +166,7 @@ class SessionStore:
         previous = float(record["expires_at"])
         expires = max(previous, time.time()) + hours * 3600
         end = float(record["started_at"]) + self.max_hours * 3600
-        if expires > end and not by_key:
+        if expires > end and key is None:
             raise Forbidden(f"a session lives at most {self.max_hours:g} hours from its start "
                             f"(until {end:.0f}); extending past that takes an API key")
         ok = await self._extend(keys=[keys.session(claims.agent_id)],

@@ -102,5 +102,22 @@ def test_session_lifetime(capped):
     # Past an hour from its start: a session alone may not, an API key beside it may.
     past = capped.post(f"{extend}?extend_hours=1", headers=agent.headers)
     assert past.status_code == 403 and "API key" in past.text
+    # The key must be one that may activate this agent: going on past the end is
+    # activating it again (a read-only key of other agents may not keep a token alive).
+    for name, scope in (("ro", {"agents": [agent.agent_id], "read_only": True}),
+                        ("other", {"agents": ["elsewhere-*"], "may_activate": True}),
+                        ("no-activate", {"agents": [agent.agent_id]})):
+        made = capped.post("/api/v2/apikeys", headers=ADMIN,
+                           json={"name": f"{name}-{agent.agent_id}", **scope})
+        assert made.status_code == 201, made.text
+        key = {"X-Api-Key": made.json()["api_key"]}
+        refused = capped.post(f"{extend}?extend_hours=1", headers=agent.headers | key)
+        assert refused.status_code == 403, (name, refused.text)
     assert capped.post(f"{extend}?extend_hours=1",
                        headers=agent.headers | ADMIN).status_code == 200
+    # Nor does activation ask for more than the absolute lifetime.
+    long = new_agent(capped)
+    activated = capped.post(f"/api/v2/agents/{long.agent_id}/activate", headers=ADMIN,
+                            json={"duration_hours": 24})
+    assert activated.status_code == 200, activated.text
+    assert activated.json()["duration_hours"] == 1.0
