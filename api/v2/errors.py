@@ -51,9 +51,10 @@ PREFIX = "/api/v2/"
 
 # MEMANTO's texts for its bare-string refusals (routes/auth_deps.py).
 MISSING_TOKEN = "Missing session token. Use X-Session-Token header."
-NO_MANAGEMENT_KEY = ("Unauthorized. Agent management endpoints require either a loopback "
-                     "client or a valid management credential (Authorization: Bearer <key> "
-                     "or X-Api-Key).")
+# MEMANTO's own says "either a loopback client or ...": this server trusts no caller by its
+# address, so that part is left out (a client reads the status, not the words).
+NO_MANAGEMENT_KEY = ("Unauthorized. Agent management endpoints require a valid management "
+                     "credential (Authorization: Bearer <key> or X-Api-Key).")
 
 
 class Plain(MemantoError):
