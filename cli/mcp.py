@@ -26,8 +26,10 @@ from mcp.server.stdio import stdio_server
 from memanto_redis.api.mcp import args as a
 from memanto_redis.api.mcp import server
 from memanto_redis.api.mcp.tools import Answer, Tool, edits
+from memanto_redis.api.v2.models import batch_items
 from memanto_redis.cli import output
 from memanto_redis.cli.config import CliConfig
+from memanto_redis.shared.errors import InvalidInput
 from memanto_redis_client import AgentHandle, ApiError, ClientError, Memanto
 
 # A session is extended this long before it expires (or at half its length, if shorter).
@@ -125,6 +127,29 @@ def _fields(args: Any, *leave_out: str) -> dict[str, Any]:
 Http = Callable[[KeptSession, Any], Answer]
 
 
+def _batch_remember(s: KeptSession, args: a.BatchRememberArgs) -> Answer:
+    """As over HTTP, valid items are queued beside refused ones: each item is checked here
+    as the web checks it, only the valid ones are sent (the REST route refuses a batch with
+    a bad item whole, as MEMANTO does), and the answer puts each back in its place."""
+    items = batch_items(list(args.memories))
+    valid = [raw for raw, item in zip(args.memories, items, strict=True)
+             if not isinstance(item, InvalidInput)]
+    sent = s.agent(args.agent_id).batch_remember(valid) if valid else {"results": []}
+    queued = iter(sent["results"])
+    results = []
+    for i, item in enumerate(items):
+        if isinstance(item, InvalidInput):
+            results.append({"index": i, "id": "", "status": "failed", "action": None,
+                            "reason": "invalid", "error": item.message, "type": None,
+                            "errors": item.errors})
+        else:
+            results.append(next(queued) | {"index": i})
+    successful = sum(1 for r in results if r["status"] != "failed")
+    kept = {k: v for k, v in sent.items() if k in ("agent_id", "session_id", "namespace")}
+    return kept | {"total_submitted": len(items), "successful": successful,
+                   "failed": len(items) - successful, "results": results}
+
+
 def _list_agents(s: KeptSession, args: a.NoArgs) -> Answer:
     agents = s.client.list_agents()
     return {"agents": agents, "count": len(agents)}
@@ -132,7 +157,7 @@ def _list_agents(s: KeptSession, args: a.NoArgs) -> Answer:
 
 CALLS: dict[str, Http] = {
     "remember": lambda s, x: s.agent(x.agent_id).remember(**_fields(x)),
-    "batch_remember": lambda s, x: s.agent(x.agent_id).batch_remember(x.memories),
+    "batch_remember": _batch_remember,
     "recall": lambda s, x: s.agent(x.agent_id).recall(**_fields(x)),
     "recall_recent": lambda s, x: s.agent(x.agent_id).recent(**_fields(x)),
     "recall_as_of": lambda s, x: s.agent(x.agent_id).as_of(**_fields(x)),

@@ -190,9 +190,13 @@ def test_the_key_is_the_callers_own(client, r):
 
 def test_a_retried_batch_gets_the_same_ids(client, r):
     agent = new_agent(client)
-    body = {"memories": [{"content": "one"}, {"content": ""}, {"content": "two"}]}
+    body = {"memories": [{"content": "one"}, {"content": "two"}]}
     headers = agent.headers | {"Idempotency-Key": "batch-7"}
     url = V2.format(agent.agent_id) + "/batch-remember"
+    # A batch with a bad item is refused whole (MEMANTO's rule), and remembers nothing.
+    refused = client.post(url, json={"memories": [{"content": "one"}, {"content": ""}]},
+                          headers=agent.headers | {"Idempotency-Key": "batch-6"})
+    assert refused.status_code == 422
     first = client.post(url, json=body, headers=headers).json()
     again = client.post(url, json=body, headers=headers).json()
     assert first == again
