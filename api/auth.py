@@ -54,8 +54,10 @@ async def live_session(request: Request, claims: SessionClaims) -> SessionClaims
     API key that may activate the agent is sent beside it, those of a session recreated in
     its place (MEMANTO's auto-recreate), whose token goes back in the X-Session-Token
     header. A bad key changes nothing: the lapsed token is then refused as it would be."""
+    if claims.expires_at > time.time():  # the hot path: a token in its time
+        return claims
     presented = api_key(request)
-    if claims.expires_at > time.time() or presented is None:
+    if presented is None:
         return claims
     svc = services(request)
     try:
