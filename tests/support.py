@@ -187,3 +187,24 @@ def certificate(name: str) -> tuple[bytes, bytes]:
     return (cert.public_bytes(serialization.Encoding.PEM),
             key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                               serialization.NoEncryption()))
+
+
+# MEMANTO 0.2.30 itself, installed beside the venv by the Makefile (without its
+# dependencies or its `memanto` command): its models and CostGuard as the client's.
+MEMANTO_DIR = ROOT / ".venv" / "memanto-0.2.30"
+
+
+@contextlib.contextmanager
+def memanto_importable(home: Path) -> Iterator[None]:
+    """MEMANTO's package importable inside the block, its config (which reads .env files
+    and ~/.memanto at import) kept away from ours under `home`."""
+    assert MEMANTO_DIR.is_dir(), "run make (it installs memanto==0.2.30 for these tests)"
+    saved = dict(os.environ)
+    os.environ["HOME"] = str(home)
+    sys.path.insert(0, str(MEMANTO_DIR))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(MEMANTO_DIR))
+        os.environ.clear()
+        os.environ.update(saved)

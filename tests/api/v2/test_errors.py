@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
 import time
 from types import SimpleNamespace
 
@@ -17,9 +15,7 @@ from starlette.requests import Request
 from memanto_redis.api.errors import redis_down
 from memanto_redis.shared.infra import keys
 from tests.conftest import new_agent
-from tests.support import ADMIN, ROOT
-
-MEMANTO_DIR = ROOT / ".venv" / "memanto-0.2.30"
+from tests.support import ADMIN, memanto_importable
 
 
 def _answer_to(path: str) -> tuple[int, dict[str, object], str | None]:
@@ -56,17 +52,9 @@ MEMANTO_NAMES = {"ValidationError", "AuthenticationError", "AuthorizationError",
 @pytest.fixture(scope="module")
 def memanto_validation(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     """MEMANTO's own CostGuard (installed by the Makefile, as for test_memanto_contract)."""
-    assert MEMANTO_DIR.is_dir(), "run make (it installs memanto==0.2.30 for this test)"
-    saved = dict(os.environ)
-    os.environ["HOME"] = str(tmp_path_factory.mktemp("memanto-home"))
-    sys.path.insert(0, str(MEMANTO_DIR))
-    try:
+    with memanto_importable(tmp_path_factory.mktemp("memanto-home")):
         from fastapi import HTTPException
         from memanto.app.utils.validation import CostGuard
-    finally:
-        sys.path.remove(str(MEMANTO_DIR))
-        os.environ.clear()
-        os.environ.update(saved)
     return SimpleNamespace(CostGuard=CostGuard, HTTPException=HTTPException)
 
 

@@ -6,35 +6,20 @@ The real package is installed beside the venv by the Makefile
 
 from __future__ import annotations
 
-import os
-import sys
 from types import SimpleNamespace
 
 import pytest
 
 from tests.conftest import new_agent
-from tests.support import ADMIN, ROOT
-
-MEMANTO_DIR = ROOT / ".venv" / "memanto-0.2.30"
+from tests.support import ADMIN, memanto_importable
 
 
 @pytest.fixture(scope="module")
 def memanto(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
-    assert MEMANTO_DIR.is_dir(), "run make (it installs memanto==0.2.30 for this test)"
-    # Its config reads .env files and ~/.memanto at import: keep both away from ours.
-    saved, home = dict(os.environ), os.environ.get("HOME")
-    os.environ["HOME"] = str(tmp_path_factory.mktemp("memanto-home"))
-    sys.path.insert(0, str(MEMANTO_DIR))
-    try:
+    with memanto_importable(tmp_path_factory.mktemp("memanto-home")):
         import memanto.app.models as models
         import memanto.app.models.session as session
         import memanto.app.routes.memory as routes
-    finally:
-        sys.path.remove(str(MEMANTO_DIR))
-        os.environ.clear()
-        os.environ.update(saved)
-        if home is not None:
-            os.environ["HOME"] = home
     return SimpleNamespace(m=models, s=session, r=routes)
 
 
