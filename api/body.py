@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -43,11 +44,16 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def parse(request: Request, model: type[M], limit: int, *, optional: bool = False) -> M:
+async def parse(request: Request, model: type[M], limit: int, *, optional: bool = False,
+                refine: Callable[[ValidationError], None] | None = None) -> M:
+    """The body validated into `model`. A refusal is InvalidInput naming each field, unless
+    `refine` (a dialect's own answers for some refusals) raises something else first."""
     raw = await read_body(request, limit)
     if optional and not raw.strip():
         raw = b"{}"
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
+        if refine is not None:
+            refine(exc)
         raise explain(exc) from None

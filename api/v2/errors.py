@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
-from memanto_redis.api.body import explain, read_body
+from memanto_redis.api.body import parse
 from memanto_redis.api.errors import FileTooLarge, MalformedJSON, PayloadTooLarge
 from memanto_redis.api.v2.models import MAX_QUERY
 from memanto_redis.shared.errors import (
@@ -174,21 +174,18 @@ async def parse_body(request: Request, model: type[M], limit: int, *,
     """body.parse, with MEMANTO's own answers for its limits: a query or a content over
     its length is 413, a limit over its maximum 400; anything else the model refuses stays
     a 422."""
-    raw = await read_body(request, limit)
-    if optional and not raw.strip():
-        raw = b"{}"
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as exc:
-        for error in exc.errors(include_url=False):
-            where = error["loc"]
-            if where == ("query",) and error["type"] == "string_too_long":
-                raise query_too_long(len(error["input"])) from None
-            if where == ("content",) and error["type"] == "string_too_long":
-                raise text_too_long(len(error["input"])) from None
-            if where == ("limit",) and error["type"] == "less_than_equal":
-                raise too_many(_whole(error["input"]), int(error["ctx"]["le"])) from None
-        raise explain(exc) from None
+    return await parse(request, model, limit, optional=optional, refine=_memanto_limits)
+
+
+def _memanto_limits(exc: ValidationError) -> None:
+    for error in exc.errors(include_url=False):
+        where = error["loc"]
+        if where == ("query",) and error["type"] == "string_too_long":
+            raise query_too_long(len(error["input"])) from None
+        if where == ("content",) and error["type"] == "string_too_long":
+            raise text_too_long(len(error["input"])) from None
+        if where == ("limit",) and error["type"] == "less_than_equal":
+            raise too_many(_whole(error["input"]), int(error["ctx"]["le"])) from None
 
 
 def _whole(value: Any) -> int | None:
