@@ -208,3 +208,13 @@ def memanto_importable(home: Path) -> Iterator[None]:
         sys.path.remove(str(MEMANTO_DIR))
         os.environ.clear()
         os.environ.update(saved)
+
+
+def import_indexed(client: Any, indexer: Any, agent_id: str,
+                   memories: list[dict[str, Any]]) -> list[str]:
+    """Memories imported (with their own times) through v2, then indexed; their ids."""
+    reply = client.post(f"/api/v2/agents/{agent_id}/import", json={"memories": memories},
+                        headers=ADMIN)
+    assert reply.status_code == 200, reply.text
+    indexer.run(burst=True)
+    return [m["memory_id"] for m in reply.json()["memories"]]

@@ -4,7 +4,6 @@ killed process's key expires."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -13,9 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import redis
-from rq import Queue
 
 from memanto_redis.shared.infra import keys
 from tests.support import (
@@ -29,20 +26,6 @@ from tests.support import (
 )
 
 BEAT = "0.5"
-
-
-@pytest.fixture
-def procs(r):
-    r.delete(keys.SCHEDULES_DUE, keys.SCHEDULER_LEADER, keys.METRICS,
-             f"rq:scheduler-lock:{keys.JOBS_QUEUE}")
-    Queue(keys.JOBS_QUEUE, connection=r).empty()
-    started: list[subprocess.Popen] = []
-    yield started
-    for proc in started:
-        stop(proc, signal.SIGTERM, timeout=15)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-    r.delete(keys.SCHEDULES_DUE, keys.SCHEDULER_LEADER, keys.METRICS)
 
 
 def start(procs, args: list[str], redis_url: str, log: Path) -> subprocess.Popen:

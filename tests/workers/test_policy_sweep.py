@@ -21,7 +21,7 @@ from memanto_redis.shared.schedule.leader import Leadership
 from memanto_redis.workers import policy_sweep
 from memanto_redis.workers.scheduler import Nightly
 from tests.conftest import ADMIN, new_agent
-from tests.support import free_port, start_redis, stop
+from tests.support import free_port, import_indexed, start_redis, stop
 
 DAY = 86_400
 
@@ -65,14 +65,6 @@ def test_only_the_leader_queues_the_sweep(r, queue):
     _clear_markers(r)
 
 
-def _import(client, indexer, agent_id: str, memories: list[dict]) -> list[str]:
-    reply = client.post(f"/api/v2/agents/{agent_id}/import", json={"memories": memories},
-                        headers=ADMIN)
-    assert reply.status_code == 200, reply.text
-    indexer.run(burst=True)
-    return [m["memory_id"] for m in reply.json()["memories"]]
-
-
 def _lifecycles(r, agent_id: str, ids: list[str]) -> list[str]:
     return [r.hget(keys.memory(agent_id, i), "lifecycle").decode() for i in ids]
 
@@ -80,12 +72,12 @@ def _lifecycles(r, agent_id: str, ids: list[str]) -> list[str]:
 def test_the_job_applies_every_agents_policy(client, indexer, r, settings):
     now = time.time()
     swept, untouched = new_agent(client), new_agent(client)
-    old = _import(client, indexer, swept.agent_id, [
+    old = import_indexed(client, indexer, swept.agent_id, [
         {"content": f"Context note {i}", "type": "context", "created_at": now - 20 * DAY - i}
         for i in range(5)])
-    young = _import(client, indexer, swept.agent_id, [
+    young = import_indexed(client, indexer, swept.agent_id, [
         {"content": "Fresh context", "type": "context", "created_at": now - DAY}])
-    others = _import(client, indexer, untouched.agent_id, [
+    others = import_indexed(client, indexer, untouched.agent_id, [
         {"content": "Old context elsewhere", "type": "context", "created_at": now - 20 * DAY}])
     assert client.post(f"/api/v2/agents/{swept.agent_id}/policy/preset",
                        json={"name": "balanced"}, headers=ADMIN).status_code == 200
@@ -110,10 +102,10 @@ def test_sweeps_page_through_many_memories_and_purge_after_the_window(client, in
     now = time.time()
     agent = new_agent(client)
     # Identical creation times across page boundaries: keyset paging must still see each.
-    ids = _import(client, indexer, agent.agent_id, [
+    ids = import_indexed(client, indexer, agent.agent_id, [
         {"content": f"Scratch {i}", "type": "event", "tags": ["scratch"],
          "created_at": now - 10 * DAY - (i // 4)} for i in range(11)])
-    keep = _import(client, indexer, agent.agent_id, [
+    keep = import_indexed(client, indexer, agent.agent_id, [
         {"content": "Recent event", "type": "event", "created_at": now - 2 * DAY}])
     assert client.put(f"/api/v2/agents/{agent.agent_id}/policy",
                       json={"rules": [{"name": "scratch", "match": {"tags": ["scratch"]},

@@ -4,7 +4,6 @@ with retries."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -29,22 +28,6 @@ LOCK_MS = 1500
 
 def epoch(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
-@pytest.fixture
-def procs(r):
-    """Processes a test starts, each in its own process group; a clean clock and queue."""
-    r.delete(keys.SCHEDULES_DUE, keys.SCHEDULER_LEADER, f"rq:scheduler-lock:{keys.JOBS_QUEUE}")
-    Queue(keys.JOBS_QUEUE, connection=r).empty()
-    started: list[subprocess.Popen] = []
-    yield started
-    for proc in started:
-        # SIGTERM lets `rq worker` stop its scheduler child and free its lock, and lets a
-        # scheduler give up the lead; the group kill then reaps anything left of ours.
-        stop(proc, signal.SIGTERM, timeout=15)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-    r.delete(keys.SCHEDULES_DUE, keys.SCHEDULER_LEADER)
 
 
 def start(args: list[str], redis_url: str, log: Path, **env: str) -> subprocess.Popen:

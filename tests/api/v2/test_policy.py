@@ -8,20 +8,13 @@ import time
 import pytest
 
 from tests.conftest import ADMIN, new_agent
+from tests.support import import_indexed
 
 DAY = 86_400
 
 
 def _base(agent_id: str) -> str:
     return f"/api/v2/agents/{agent_id}/policy"
-
-
-def _import(client, indexer, agent_id: str, memories: list[dict]) -> list[str]:
-    reply = client.post(f"/api/v2/agents/{agent_id}/import", json={"memories": memories},
-                        headers=ADMIN)
-    assert reply.status_code == 200, reply.text
-    indexer.run(burst=True)
-    return [m["memory_id"] for m in reply.json()["memories"]]
 
 
 def _ago(days: float) -> float:
@@ -149,7 +142,7 @@ def test_callers_are_the_agent_or_an_api_key(client, agent):
 def test_apply_expires_exactly_the_memories_past_their_time(client, indexer):
     agent = new_agent(client)
     base = _base(agent.agent_id)
-    old_context, fresh_context, old_fact, pinned, scratch, guess = _import(
+    old_context, fresh_context, old_fact, pinned, scratch, guess = import_indexed(
         client, indexer, agent.agent_id, [
             {"content": "The user is debugging the login page", "type": "context",
              "created_at": _ago(10)},
@@ -164,7 +157,7 @@ def test_apply_expires_exactly_the_memories_past_their_time(client, indexer):
              "provenance": "inferred", "confidence": 0.3, "created_at": _ago(20)},
         ])
     # Edited yesterday: its age counts from the edit, so it stays.
-    edited = _import(client, indexer, agent.agent_id, [
+    edited = import_indexed(client, indexer, agent.agent_id, [
         {"content": "The user is reading the docs", "type": "context",
          "created_at": _ago(30), "updated_at": _ago(1)}])[0]
     assert client.post(f"{base}/preset", json={"name": "balanced"},
@@ -203,7 +196,7 @@ def test_apply_expires_exactly_the_memories_past_their_time(client, indexer):
 
 def test_apply_under_an_empty_policy_expires_nothing(client, indexer):
     agent = new_agent(client)
-    _import(client, indexer, agent.agent_id, [
+    import_indexed(client, indexer, agent.agent_id, [
         {"content": "An old note", "type": "context", "created_at": _ago(900)}])
     report = client.post(f"{_base(agent.agent_id)}/apply", json={},
                          headers=agent.headers).json()
@@ -226,7 +219,7 @@ def test_purge_is_off_unless_the_policy_sets_a_window(client, indexer):
     assert client.put(base, json={"retention": {"context": "1d"},
                                   "purge_expired_after": "30d"},
                       headers=agent.headers).status_code == 200
-    (old,) = _import(client, indexer, agent.agent_id, [
+    (old,) = import_indexed(client, indexer, agent.agent_id, [
         {"content": "Yesterday's scratch state", "type": "context", "created_at": _ago(40)}])
     assert client.post(f"{base}/apply", headers=agent.headers).json()["expired"] == 1
     # Expired just now: not yet 30 days ago, so nothing is purged.
