@@ -152,8 +152,9 @@ def test_the_checked_address_is_the_one_connected_to(receiver):
 
     def rebinding(host: str, port: int) -> list[egress.AddrInfo]:
         calls.append((host, port))
-        # The first answer is the one checked; any later one would point elsewhere.
-        return [info("127.0.0.1" if len(calls) == 1 else "169.254.169.254", port)]
+        # The first answer is the one checked; any later one would point elsewhere (another
+        # loopback address, refused by the allow-list: a test never connects outside).
+        return [info("127.0.0.1" if len(calls) == 1 else "127.0.0.2", port)]
 
     attempt = send(f"http://hooks.example.invalid:{receiver}/ok?x=1", LOOPBACK, rebinding)
     assert attempt == egress.Attempt(200, None)
