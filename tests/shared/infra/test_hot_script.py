@@ -149,3 +149,31 @@ def test_over_tls_with_a_password_and_a_database(tmp_path):
         asyncio.run(scenario())
     finally:
         stop(server)
+
+
+def test_requests_of_one_loop_turn_reach_redis_in_one_write(tmp_path):
+    """Many concurrent requests cost Redis one read, not one each: their commands leave in
+    one write at the end of the event loop's turn (and each still gets its own reply)."""
+    port = free_port()
+    server = start_redis(port, tmp_path)
+
+    async def scenario() -> None:
+        client = aredis.Redis(port=port, **client_options(asynchronous=True))
+        echo = HotScript(client, "return ARGV[1]")
+        try:
+            assert await echo([], ["warm"]) == b"warm"  # connected, script loaded
+            before = (await client.info("stats"))["total_reads_processed"]
+            replies = await asyncio.gather(*(echo([], [str(i)]) for i in range(100)))
+            after = (await client.info("stats"))["total_reads_processed"]
+            assert replies == [str(i).encode() for i in range(100)]
+            # The 100 scripts in a read or two, and the second INFO in one (79 when each
+            # request wrote its own command).
+            assert after - before <= 4, after - before
+        finally:
+            await echo.close()
+            await client.aclose()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        stop(server)
