@@ -42,7 +42,7 @@ class Agent:
     session_active: bool
     last_session_id: str | None = None
     last_session_at: float | None = None
-    session_count: int = 0  # sessions started (activations and auto-recreations)
+    session_count: int = 0  # activations (MEMANTO does not count auto-recreations)
 
     @property
     def namespace(self) -> str:

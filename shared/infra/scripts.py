@@ -114,8 +114,9 @@ return 1
 """
 
 # Start a session, replacing (and so revoking) any earlier one; the agent keeps when and
-# which was its latest, and counts them. KEYS: agent, session. ARGV: sid, now, expires_at,
-# expires_at in ms. Returns {the agent's pattern}, or false when the agent does not exist.
+# which was its latest (RECREATE_SESSION checks it). KEYS: agent, session. ARGV: sid, now,
+# expires_at, expires_at in ms. Leaves the agent's pattern in `pattern`; returns false when
+# the agent does not exist.
 _START_SESSION = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local pattern = redis.call('HGET', KEYS[1], 'pattern') or ''
@@ -125,19 +126,26 @@ redis.call('HSET', KEYS[2], 'sid', ARGV[1], 'started_at', ARGV[2], 'expires_at',
 redis.call('PEXPIREAT', KEYS[2], ARGV[4])
 redis.call('HSET', KEYS[1], 'last_active', ARGV[2], 'last_session_at', ARGV[2],
            'last_session_id', ARGV[1])
+"""
+
+# An activation: a session started and counted. Returns {the agent's pattern}, or false
+# when the agent does not exist.
+ACTIVATE = _START_SESSION + """
 redis.call('HINCRBY', KEYS[1], 'session_count', 1)
 return {pattern}
 """
-ACTIVATE = _START_SESSION
 
 # MEMANTO's auto-recreate: start a session (as ACTIVATE) in place of the lapsed one named
 # by ARGV[5], only while no session is live, that one was the agent's latest and it was
-# not deactivated. Returns as ACTIVATE, or false when it does not apply.
+# not deactivated. As in MEMANTO, it does not count as one of the agent's sessions.
+# Returns as ACTIVATE, or false when it does not apply.
 RECREATE_SESSION = """
 if redis.call('EXISTS', KEYS[2]) == 1 then return false end
 if redis.call('HGET', KEYS[1], 'last_session_id') ~= ARGV[5] then return false end
 if redis.call('HGET', KEYS[1], 'ended_session_id') == ARGV[5] then return false end
-""" + _START_SESSION
+""" + _START_SESSION + """
+return {pattern}
+"""
 
 # Push a live session's expiry later. KEYS: session. ARGV: sid, new expires_at, in ms.
 # Returns 0 when the session is not the live one.
