@@ -48,7 +48,7 @@ async def upload_file(request: Request) -> JSONResponse:
     write_once = once(request, f"agent.{claims.agent_id}")
     # Before the body: an upload with a dead session, or from an agent over its write
     # quota, is refused without reading it.
-    svc.memories.ensure_may_write(claims.agent_id)
+    await svc.memories.ensure_may_write(claims.agent_id, claims)
     await svc.sessions.check(claims)
     settings = svc.settings
     async with received_file(request, "file", settings.max_upload_bytes,

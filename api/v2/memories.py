@@ -53,7 +53,7 @@ async def remember(request: Request) -> JSONResponse:
     claims = await _agent_session(request)
     svc = services(request)
     # A refused flood is turned away before its body is read.
-    svc.memories.ensure_may_write(claims.agent_id)
+    await svc.memories.ensure_may_write(claims.agent_id, claims)
     item = await parse_body(request, MemoryIn, svc.settings.max_body_bytes)
     (memory,) = await svc.memories.remember(claims.agent_id, [item.draft()], claims,
                                             once=once(request, f"agent.{claims.agent_id}"))
@@ -63,7 +63,7 @@ async def remember(request: Request) -> JSONResponse:
 async def batch_remember(request: Request) -> JSONResponse:
     claims = await _agent_session(request)
     svc = services(request)
-    svc.memories.ensure_may_write(claims.agent_id)
+    await svc.memories.ensure_may_write(claims.agent_id, claims)
     batch = await parse(request, BatchIn, svc.settings.max_body_bytes)
     outcomes = await svc.memories.remember_valid(
         claims.agent_id, whole_batch(batch.memories), claims,

@@ -99,7 +99,8 @@ class MemoryStore:
         `owner_exists=False` skips the agent check for owners that are not agents (the
         users of the /memories dialect). With `once` (a caller's Idempotency-Key), a retry
         within the window gets the memories of the first request, stored once."""
-        self.ensure_may_write(agent_id)
+        if agent_id in self._refused_until:
+            await self.ensure_may_write(agent_id, session)
         now = time.time()
         session_id = session.session_id if session else None
         # A microsecond apart, so that the newest-first order of a batch is well defined.
@@ -137,8 +138,11 @@ class MemoryStore:
             raise AgentNotFound(f"agent {agent_id!r} not found")
         return memories
 
-    def ensure_may_write(self, agent_id: str) -> None:
-        """RateLimited while this process knows the agent has no token yet."""
+    async def ensure_may_write(self, agent_id: str,
+                               session: SessionClaims | None = None) -> None:
+        """RateLimited while this process knows the agent has no token yet. The caller's
+        session is checked first (one read, on the refusal only), so a revoked or lapsed
+        token is told so rather than told to wait."""
         until = self._refused_until.get(agent_id)
         if until is None:
             return
@@ -146,6 +150,8 @@ class MemoryStore:
         if wait <= 0:
             del self._refused_until[agent_id]
             return
+        if session is not None:
+            ensure_live(session, await self.redis.hget(keys.session(agent_id), "sid"))
         raise RateLimited(f"agent {agent_id!r} is writing faster than its quota allows; "
                           f"retry in {retry_after(wait)} s", retry_after(wait))
 

@@ -133,3 +133,17 @@ def test_an_agent_over_its_quota_has_its_uploads_refused_before_they_are_read(li
                           headers=agent.headers,
                           files={"file": ("notes.exe", b"never read")})
     assert upload.status_code == 429 and "Retry-After" in upload.headers
+
+
+def test_a_revoked_token_is_told_so_even_while_its_agent_is_refused(limited):
+    """The web process's own refusal (no Redis asked) still checks the session first: a
+    token replaced by a newer activation gets 401, not a 429 inviting it to retry."""
+    agent = new_agent(limited)
+    assert [remember(limited, agent).status_code for _ in range(BURST)] == [200] * BURST
+    assert remember(limited, agent).status_code == 429  # now refused by this process
+    limited.post(f"/api/v2/agents/{agent.agent_id}/activate", headers=ADMIN)
+    for write in (remember(limited, agent), batch(limited, agent, 1),
+                  limited.post(f"/api/v2/agents/{agent.agent_id}/upload-file",
+                               headers=agent.headers, files={"file": ("a.txt", b"a note")})):
+        assert write.status_code == 401, write.text
+        assert "Retry-After" not in write.headers
