@@ -14,13 +14,17 @@ from memanto_redis.shared.errors import InvalidInput
 M = TypeVar("M", bound=BaseModel)
 
 
-def explain(exc: ValidationError, prefix: str = "") -> InvalidInput:
-    """A validation failure as one message naming every field at fault."""
+def explain(exc: ValidationError, prefix: str = "", where: str = "") -> InvalidInput:
+    """A validation failure as one message naming every field at fault; `where` says what
+    held them when not the body ("query")."""
     errors = []
     for err in exc.errors(include_url=False, include_input=False):
         field = ".".join(str(part) for part in err["loc"]) or "body"
         message = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
-        errors.append({"field": prefix + field, "message": message, "type": err["type"]})
+        error = {"field": prefix + field, "message": message, "type": err["type"]}
+        if where:
+            error["in"] = where
+        errors.append(error)
     if any(e["type"] == "json_invalid" for e in errors):
         raise MalformedJSON(f"malformed JSON body: {errors[0]['message']}")
     text = "; ".join(f"{e['field']}: {e['message']}" for e in errors)

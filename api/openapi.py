@@ -78,7 +78,9 @@ ERROR_SCHEMAS: dict[str, dict[str, Any]] = {
         "type": "object", "additionalProperties": False,
         "required": ["field", "message", "type"],
         "properties": {"field": {"type": "string"}, "message": {"type": "string"},
-                       "type": {"type": "string"}},
+                       "type": {"type": "string"},
+                       "in": {"enum": ["query", "path", "header"],
+                              "description": "where the field was, when not in the body"}},
     },
     "MemantoError": {
         "type": "object", "additionalProperties": False, "required": ["detail"],

@@ -26,7 +26,7 @@ def bounded(raw: str | None, *, field: str, default: float, low: float, high: fl
             raise ValueError
     except ValueError:
         raise InvalidInput(f"{field} must be {what} from {_show(low)} to {_show(high)}",
-                           [{"field": field, "message": "out of range",
+                           [{"field": field, "in": "query", "message": "out of range",
                              "type": "value_error"}]) from None
     return value
 
@@ -47,7 +47,9 @@ def hours(request: Request, name: str, default: float | None = None) -> float:
     """A number of hours, more than 0 and at most 30 days; required without a default."""
     raw = request.query_params.get(name)
     if raw in (None, "") and default is None:
-        raise InvalidInput(f"{name} is required")
+        raise InvalidInput(f"{name} is required",
+                           [{"field": name, "in": "query", "message": "required",
+                             "type": "missing"}])
     value = bounded(raw, field=name, default=default or 0.0, low=0, high=MAX_HOURS,
                     parse=float, what="a number of hours")
     if value <= 0:
@@ -67,7 +69,8 @@ def flag(request: Request, name: str, default: bool = False) -> bool:
     if raw.lower() in _TRUE | _FALSE:
         return raw.lower() in _TRUE
     raise InvalidInput(f"{name} must be true or false",
-                       [{"field": name, "message": "not a boolean", "type": "bool_parsing"}])
+                       [{"field": name, "in": "query", "message": "not a boolean",
+                         "type": "bool_parsing"}])
 
 
 def model(request: Request, kind: type[M]) -> M:
@@ -82,7 +85,7 @@ def model(request: Request, kind: type[M]) -> M:
     try:
         return kind.model_validate(values)
     except ValidationError as exc:
-        raise explain(exc) from None
+        raise explain(exc, where="query") from None
 
 
 def _show(value: float) -> str:

@@ -147,7 +147,8 @@ def answer(exc: MemantoError, status: int) -> tuple[int, dict[str, Any]]:
 
 
 def _field_error(error: dict[str, str]) -> dict[str, Any]:
-    loc: list[str | int] = ["body"]
+    # FastAPI's loc: where the value was ("body", "query", "path"), then the field's path.
+    loc: list[str | int] = [error.get("in", "body")]
     loc += [int(p) if p.isdigit() else p for p in error["field"].split(".") if p != "body"]
     return {"loc": loc, "msg": error["message"], "type": error["type"]}
 

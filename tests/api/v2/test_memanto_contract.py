@@ -111,6 +111,18 @@ def test_memanto_limits_and_envelope(client, agent, r, memanto):
     assert (too_many.status_code, too_many.json()["detail"]["error"]) == (400, "k_too_large")
     bad = client.post(f"{base}/remember", headers=h, json={"content": "x", "source": "a b"})
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "source"]
+    # A bad query parameter is placed where FastAPI places it.
+    memory_id = client.post(f"{base}/remember", headers=h,
+                            json={"content": "x"}).json()["memory_id"]
+    for url, name in ((f"{base}/memories/{memory_id}/history?limit=abc", "limit"),
+                      (f"{base}/memories/{memory_id}/history?limit=0", "limit"),
+                      (f"{base}/activate?duration_hours=-1", "duration_hours"),
+                      (f"{base}?delete-backup-too=maybe", "delete-backup-too")):
+        method = client.post if "activate" in url else (
+            client.delete if "backup" in url else client.get)
+        wrong = method(url, headers=ADMIN if method != client.get else h)
+        assert wrong.status_code == 422, (url, wrong.text)
+        assert [e["loc"] for e in wrong.json()["detail"]] == [["query", name]], url
     expired = client.post(f"{base}/remember", headers=h, json={
         "content": "Old office in Lyon", "status": "expired",
         "expired_at": "2024-01-01T00:00:00Z", "expired_by": "import", "surprise": 1})
