@@ -13,7 +13,7 @@ from memanto_redis.api.services import Services
 from memanto_redis.shared.auth import access
 from memanto_redis.shared.auth.scope import Principal
 from memanto_redis.shared.auth.tokens import SessionClaims
-from memanto_redis.shared.errors import InvalidInput, MemantoError
+from memanto_redis.shared.errors import InvalidInput, MemantoError, MissingSessionToken
 from memanto_redis.shared.memory.store import Once
 
 
@@ -107,8 +107,12 @@ class Caller:
         return self.principal.who
 
 
-async def key_or_session(request: Request) -> Caller:
-    """An API key when one is sent, else the session token, checked live in Redis."""
+async def key_or_session(request: Request, *, session_route: bool = False) -> Caller:
+    """An API key when one is sent, else the session token, checked live in Redis. With
+    neither, the refusal asks for what the route's dialect asks for: a key, or (for a
+    `session_route`, one MEMANTO serves to sessions only) the session token."""
+    if session_route and api_key(request) is None and "x-session-token" not in request.headers:
+        raise MissingSessionToken("send the agent's session token (X-Session-Token)")
     if api_key(request) is not None or "x-session-token" not in request.headers:
         return Caller(await require_api_key(request))
     claims = session_claims(request)
@@ -116,11 +120,12 @@ async def key_or_session(request: Request) -> Caller:
     return Caller(Principal.session(claims.agent_id), claims)
 
 
-async def agent_access(request: Request, agent_id: str, *, write: bool | None = None) -> Caller:
+async def agent_access(request: Request, agent_id: str, *, write: bool | None = None,
+                       session_route: bool = False) -> Caller:
     """An API key whose scope covers this agent, or the session of this very agent (403
     otherwise, the same whether the agent exists or not); a read-only key may only read.
     `write` defaults to what the method says."""
-    caller = await key_or_session(request)
+    caller = await key_or_session(request, session_route=session_route)
     svc = services(request)
     await access.agent(caller.principal, svc.agents, agent_id,
                        write=writes(request) if write is None else write)

@@ -51,7 +51,9 @@ def _sweeper(request: Request) -> PolicySweeper:
 
 async def _agent(request: Request) -> str:
     agent_id: str = request.path_params["agent_id"]
-    await agent_access(request, agent_id)
+    # MEMANTO serves its policy routes to sessions: a request with no credential at all is
+    # told to send the token (an API key is served too).
+    await agent_access(request, agent_id, session_route=True)
     return agent_id
 
 

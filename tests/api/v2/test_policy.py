@@ -132,7 +132,12 @@ def test_bad_preset_requests(client, agent):
 
 def test_callers_are_the_agent_or_an_api_key(client, agent):
     base = _base(agent.agent_id)
-    assert client.get(base).status_code == 401
+    # With no credential, MEMANTO's policy routes ask for the session token, in its words.
+    for path in (base, f"{base}/presets"):
+        bare = client.get(path)
+        assert bare.status_code == 401
+        assert bare.json() == {"detail": "Missing session token. Use X-Session-Token header."}
+    assert client.get(base, headers={"X-Api-Key": "mk_wrong"}).status_code == 401
     other = new_agent(client)
     assert client.get(base, headers=other.headers).status_code == 403
     assert client.post(f"{base}/apply", headers=other.headers).status_code == 403
