@@ -11,6 +11,7 @@ import tomllib
 
 import yaml
 
+from memanto_redis.cli.main import build_parser
 from memanto_redis.cli.supervisor import expand
 from memanto_redis.shared.infra.settings import Settings
 from tests.support import ROOT
@@ -32,7 +33,7 @@ def test_procfile_has_the_four_processes_and_a_release_phase():
 def test_compose_runs_the_procfile_on_redis_8():
     compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
     services = compose["services"]
-    assert set(services) == PROCESSES | {"redis", "release"}
+    assert set(services) == PROCESSES | {"redis", "release", "embeddings"}
     assert services["redis"]["image"].startswith("redis:8")
     assert "noeviction" in services["redis"]["command"]
     commands = procfile()
@@ -48,6 +49,33 @@ def test_compose_runs_the_procfile_on_redis_8():
             "release": {"condition": "service_completed_successfully"}}
     assert services["release"]["depends_on"]["redis"]["condition"] == "service_healthy"
     assert "/ready" in " ".join(services["web"]["healthcheck"]["test"])
+
+
+def test_compose_can_serve_the_model_once_for_the_other_processes():
+    """The optional `embeddings` service runs `memanto embed-server` (a command this install
+    has), publishes no port, and the processes pass the embedding variables through (empty,
+    the default: each loads the model itself)."""
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    services = compose["services"]
+    embeddings = services["embeddings"]
+    assert embeddings["profiles"] == ["embeddings"]
+    assert "ports" not in embeddings
+    command = embeddings["command"]
+    assert command[:2] == ["memanto", "embed-server"]
+    port = command[command.index("--port") + 1]
+    assert f"127.0.0.1:{port}/health" in " ".join(embeddings["healthcheck"]["test"])
+    parsed = build_parser().parse_args(command[1:])
+    assert (parsed.command, parsed.host, parsed.port) == ("embed-server", "0.0.0.0", int(port))
+    for name in PROCESSES | {"release"}:
+        env = services[name]["environment"]
+        for variable in ("MEMANTO_EMBEDDINGS_URL", "MEMANTO_EMBEDDINGS_DIMS",
+                         "MEMANTO_EMBEDDINGS_API_KEY"):
+            assert env[variable] == f"${{{variable}:-}}", (name, variable)
+    # Empty, as compose passes them unset: the settings read "no service".
+    settings = Settings.from_env({"MEMANTO_EMBEDDINGS_URL": "", "MEMANTO_EMBEDDINGS_DIMS": "",
+                                  "MEMANTO_EMBEDDINGS_API_KEY": ""})
+    assert (settings.embeddings_url, settings.embeddings_dims) == ("", None)
+    assert "--profile embeddings" in (ROOT / "compose.yaml").read_text()
 
 
 def _pip_installs(lines: list[str]) -> list[str]:
