@@ -1,6 +1,7 @@
 """The release phase (Procfile `release:`, run once per deploy before the new processes
 start, as Heroku runs it; compose.yaml's `release` service): checks Redis (reachable, the
-Query Engine and JSON there, no eviction) and creates the memory and swarm indexes.
+Query Engine and JSON there, no eviction), creates the memory and swarm indexes, and trims
+archived versions beyond MEMANTO_VERSIONS_KEPT (a lowered setting holds from this deploy).
 
     python -m memanto_redis.workers.release
 
@@ -17,6 +18,7 @@ from memanto_redis.shared.agent_memory.swarm import ensure_swarm_index
 from memanto_redis.shared.infra.connection import connect, connect_async
 from memanto_redis.shared.infra.embeddings import known_dims, make_vectorizer
 from memanto_redis.shared.infra.settings import Settings
+from memanto_redis.shared.memory import versions
 from memanto_redis.shared.memory.schema import ensure_index
 from memanto_redis.workers.process import run_main
 
@@ -45,8 +47,11 @@ def main(settings: Settings) -> None:
     client = connect(settings.redis_url, wait_seconds=settings.redis_wait_seconds)
     ensure_index(client, dims)
     asyncio.run(_swarm(settings, dims))
+    trimmed = versions.trim(client, settings.versions_kept)
     client.close()
-    log.info("release: Redis checked; memory and swarm indexes ready (%d dimensions)", dims)
+    log.info("release: Redis checked; memory and swarm indexes ready (%d dimensions); "
+             "%d archived versions beyond the %d kept per memory removed", dims, trimmed,
+             settings.versions_kept)
 
 
 if __name__ == "__main__":

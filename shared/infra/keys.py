@@ -111,6 +111,9 @@ def version_keys(agent_id: str) -> str:
     return f"vers:{{{agent_id}}}"
 
 
+VERSION_KEYS_PATTERN = "vers:{*}"  # every agent's version_keys set, for SCAN
+
+
 def tombstone(agent_id: str, memory_id: str) -> str:
     """Hash: when a memory was deleted and its last version number (history survives)."""
     return f"tomb:{{{agent_id}}}:{memory_id}"
