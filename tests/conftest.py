@@ -6,6 +6,7 @@ processes without being about them."""
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,15 @@ from tests.support import (
 )
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_temp_folder(tmp_path_factory):
+    """Each test process spools uploads in a folder of its own (tests count what is left
+    there, which a parallel test process's upload must not change)."""
+    tempfile.tempdir = str(tmp_path_factory.mktemp("tmp"))
+    yield
+    tempfile.tempdir = None
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
 """The MEMANTO v2 dialect: a file uploaded into the agent's memory (upload-file).
 
 Thin adapter: the session is checked before a byte of the body is read, the file streamed
-to disk (api/uploads.py), its text cut into memories in a thread (shared/memory/files.py),
+to disk (api/uploads.py), its text cut into memories by a child process with a time limit
+(shared/memory/extraction.py, shared/memory/files.py),
 and the memories queued in one round trip, as a batch-remember's are: all or nothing.
 """
 
@@ -19,7 +20,7 @@ from starlette.routing import Route
 from memanto_redis.api.auth import once, services, session_claims
 from memanto_redis.api.uploads import received_file
 from memanto_redis.shared.auth.sessions import authorize
-from memanto_redis.shared.memory import files
+from memanto_redis.shared.memory import extraction, files
 from memanto_redis.shared.memory.record import Memory
 from memanto_redis.shared.memory.rules import namespace
 
@@ -53,10 +54,12 @@ async def upload_file(request: Request) -> JSONResponse:
     settings = svc.settings
     async with received_file(request, "file", settings.max_upload_bytes,
                              files.upload_named) as (path, upload, size):
-        # One file's text extracted at a time per process, beside the default thread pool
-        # that query embeddings use: a costly file delays other uploads, not recall.
+        # One file's text extracted at a time per web process, by a child process that is
+        # killed past MEMANTO_UPLOAD_READ_SECONDS; this thread only waits for it, beside the
+        # default pool that query embeddings use: a costly file delays other uploads only.
         drafts = await asyncio.get_running_loop().run_in_executor(
-            _EXTRACTION, files.drafts, path, upload, settings.max_upload_chunks)
+            _EXTRACTION, extraction.drafts, path, upload, settings.max_upload_chunks,
+            settings.upload_read_seconds)
     memories = await svc.memories.remember(claims.agent_id, drafts, claims, once=write_once)
     return JSONResponse(uploaded(claims.agent_id, claims.session_id, upload, size, memories))
 

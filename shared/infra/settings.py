@@ -89,9 +89,12 @@ class Settings(BaseSettings):
     embeddings_timeout: float = Field(30.0, gt=0, description="a number of seconds > 0")
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
     # Uploads (upload-file): the largest file taken (streamed to disk, never held in
-    # memory), and the most memories, one per chunk of its text, one file may make.
+    # memory), the most memories, one per chunk of its text, one file may make, and the
+    # longest its text may take to extract (in a process of its own, killed then).
     max_upload_bytes: int = Field(25 * 1024 * 1024, ge=1024)
     max_upload_chunks: int = Field(1000, ge=1)
+    upload_read_seconds: float = Field(60.0, gt=0, le=3600,
+                                       description="seconds, more than 0 and at most 3600")
     # Short-term memory: newest entries kept per session, and idle time before it expires.
     stm_max_entries: int = Field(200, ge=1)
     stm_idle_seconds: int = Field(24 * 3600, ge=1)

@@ -4,7 +4,10 @@ clear 4xx that queues nothing."""
 
 from __future__ import annotations
 
+import io
+import multiprocessing
 import tempfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.testclient import TestClient
 
 from memanto_redis.shared.infra import keys
+from memanto_redis.shared.memory import files
 from memanto_redis.shared.memory.rules import namespace
 from tests.conftest import new_agent
 from tests.shared.memory.test_files import SAMPLES, pdf_bytes
@@ -247,3 +251,49 @@ def test_a_file_of_more_chunks_than_allowed_is_refused_whole(small, r):
     assert reply.status_code == 422
     assert "more than 3 memories" in reply.text
     _nothing_queued(r, agent)
+
+
+def _slow_docx() -> bytes:
+    """A real docx whose text part is just under the size allowed, all empty paragraphs:
+    accepted by every check, and seconds of parsing."""
+    import docx
+
+    made = io.BytesIO()
+    docx.Document().save(made)
+    out = io.BytesIO()
+    with zipfile.ZipFile(made) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "word/document.xml":
+                head, _, tail = data.partition(b"<w:body>")
+                room = files.MAX_XML_PART_BYTES - len(data) - 16
+                data = head + b"<w:body>" + b"<w:p/>" * (room // 6) + tail
+                assert len(data) < files.MAX_XML_PART_BYTES
+            z.writestr(item, data)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def hurried(settings, vectorizer):
+    """The service giving an upload's text one second."""
+    from memanto_redis.api.app import create_app
+
+    with TestClient(create_app(settings.varied(upload_read_seconds=1.0), vectorizer)) as tc:
+        yield tc
+
+
+def test_a_file_slow_to_read_is_stopped_at_the_time_limit(hurried, r):
+    agent = new_agent(hurried, "upload")
+    assert hurried.post(_url(agent), files={"file": ("quick.txt", b"A quick note.")},
+                        headers=agent.headers).status_code == 200
+    r.delete(keys.INGEST_STREAM)
+    agent = new_agent(hurried, "upload")
+    reply = hurried.post(_url(agent), files={"file": ("slow.docx", _slow_docx())},
+                         headers=agent.headers)
+    assert reply.status_code == 422
+    assert reply.json()["detail"][0]["msg"] == "slow.docx took more than 1 s to read"
+    _nothing_queued(r, agent)
+    # The child reading it was killed, not left to finish; the next file is read.
+    assert not [p for p in multiprocessing.active_children() if p.name == "memanto-upload-text"]
+    assert hurried.post(_url(agent), files={"file": ("next.md", b"# Next\nRead at once.")},
+                        headers=agent.headers).status_code == 200

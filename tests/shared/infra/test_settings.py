@@ -67,6 +67,7 @@ ENVIRONMENT = [
     ("max_body_bytes", "MEMANTO_MAX_BODY_BYTES", "1024", 1024),
     ("max_upload_bytes", "MEMANTO_MAX_UPLOAD_BYTES", "4096", 4096),
     ("max_upload_chunks", "MEMANTO_MAX_UPLOAD_CHUNKS", "7", 7),
+    ("upload_read_seconds", "MEMANTO_UPLOAD_READ_SECONDS", "2.5", 2.5),
     ("policy_sweep_at", "MEMANTO_POLICY_SWEEP_AT", "off", "off"),
     ("stm_max_entries", "MEMANTO_STM_MAX_ENTRIES", "3", 3),
     ("stm_idle_seconds", "MEMANTO_STM_IDLE_SECONDS", "60", 60),
