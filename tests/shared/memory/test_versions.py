@@ -1,0 +1,39 @@
+"""Trimming archived versions to the window kept: each memory keeps its newest `kept`,
+across agents, with the agents' sets of version keys kept in step; 0 keeps everything."""
+
+from __future__ import annotations
+
+from memanto_redis.shared.infra import keys
+from memanto_redis.shared.memory import versions
+from tests.conftest import unique
+
+
+def _archive(r, agent_id: str, memory_id: str, numbers: range) -> None:
+    for n in numbers:
+        key = keys.version(agent_id, memory_id, n)
+        r.hset(key, mapping={"memory_id": memory_id, "version": n})
+        r.sadd(keys.version_keys(agent_id), key)
+
+
+def _held(r, agent_id: str, memory_id: str) -> list[int]:
+    return [n for n in range(1, 20) if r.exists(keys.version(agent_id, memory_id, n))]
+
+
+def test_each_memory_keeps_its_newest(r):
+    one, two = unique("vers"), unique("vers")
+    _archive(r, one, "m-long", range(1, 13))  # 1-12, so 10 and 11 sort before 9 as text
+    _archive(r, one, "m-short", range(1, 3))
+    _archive(r, two, "m-other", range(4, 8))
+    assert versions.trim(r, 0) == 0
+    assert _held(r, one, "m-long") == list(range(1, 13))
+
+    removed = versions.trim(r, 3)
+    assert removed >= 9 + 0 + 1  # and whatever other tests left beyond three
+    assert _held(r, one, "m-long") == [10, 11, 12]
+    assert _held(r, one, "m-short") == [1, 2]
+    assert _held(r, two, "m-other") == [5, 6, 7]
+    assert r.smembers(keys.version_keys(one)) == {
+        keys.version(one, m, n).encode()
+        for m, numbers in (("m-long", (10, 11, 12)), ("m-short", (1, 2))) for n in numbers}
+    versions.trim(r, 3)  # again: nothing more of these goes
+    assert (_held(r, one, "m-long"), _held(r, two, "m-other")) == ([10, 11, 12], [5, 6, 7])
