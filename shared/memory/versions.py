@@ -16,6 +16,7 @@ from redis import Redis
 from memanto_redis.shared.infra import keys
 
 _CHUNK = 500
+_VERSION = keys.VERSION_PREFIX.encode()
 
 
 def trim(client: Redis, kept: int) -> int:
@@ -28,6 +29,10 @@ def trim(client: Redis, kept: int) -> int:
     for set_key in client.scan_iter(match=keys.VERSION_KEYS_PATTERN, count=1000):
         by_memory: defaultdict[bytes, list[tuple[int, bytes]]] = defaultdict(list)
         for key in client.sscan_iter(set_key, count=1000):
+            # The set holds the agent's tombstones too (tomb:{agent}:<id>, and an id may be
+            # all digits): only version keys are counted.
+            if not key.startswith(_VERSION):
+                continue
             memory, _, number = key.rpartition(b":")
             if number.isdigit():
                 by_memory[memory].append((int(number), key))

@@ -37,3 +37,18 @@ def test_each_memory_keeps_its_newest(r):
         for m, numbers in (("m-long", (10, 11, 12)), ("m-short", (1, 2))) for n in numbers}
     versions.trim(r, 3)  # again: nothing more of these goes
     assert (_held(r, one, "m-long"), _held(r, two, "m-other")) == ([10, 11, 12], [5, 6, 7])
+
+
+def test_tombstones_in_the_same_set_are_never_taken_for_versions(r):
+    """An agent's set of version keys holds its tombstones too; ids may be all digits, and
+    a tombstone read as "version 7 of memory tomb:{agent}" would be trimmed."""
+    agent = unique("vers")
+    for memory_id in ("7", "8", "9", "10"):
+        _archive(r, agent, memory_id, range(1, 2))
+        tomb = keys.tombstone(agent, memory_id)
+        r.hset(tomb, mapping={"deleted_at": 1.0, "version": 2})
+        r.sadd(keys.version_keys(agent), tomb)
+    versions.trim(r, 1)
+    assert all(r.exists(keys.tombstone(agent, m)) for m in ("7", "8", "9", "10"))
+    assert all(_held(r, agent, m) == [1] for m in ("7", "8", "9", "10"))
+    assert r.scard(keys.version_keys(agent)) == 8
