@@ -100,7 +100,8 @@ async def memanto_error(request: Request, exc: Exception) -> JSONResponse:
         # MEMANTO's dialect answers in MEMANTO's envelope (imported here: it reads bodies
         # through api/body.py, which needs this module).
         from memanto_redis.api.v2 import errors as v2_errors
-        status, body = v2_errors.answer(exc, status)
+        status, body = v2_errors.answer(
+            exc, status, has_body=request.method not in ("GET", "HEAD", "DELETE"))
     return JSONResponse(body, status_code=status, headers=headers)
 
 

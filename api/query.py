@@ -53,7 +53,9 @@ def hours(request: Request, name: str, default: float | None = None) -> float:
     value = bounded(raw, field=name, default=default or 0.0, low=0, high=MAX_HOURS,
                     parse=float, what="a number of hours")
     if value <= 0:
-        raise InvalidInput(f"{name} must be > 0 and <= {MAX_HOURS}")
+        raise InvalidInput(f"{name} must be > 0 and <= {MAX_HOURS}",
+                           [{"field": name, "in": "query", "message": "out of range",
+                             "type": "value_error"}])
     return value
 
 

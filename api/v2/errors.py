@@ -120,14 +120,17 @@ def plain(exc: MemantoError, status: int) -> tuple[int, str] | None:
     return None
 
 
-def answer(exc: MemantoError, status: int) -> tuple[int, dict[str, Any]]:
-    """The status and body of an error answer on /api/v2."""
+def answer(exc: MemantoError, status: int, *, has_body: bool = True
+           ) -> tuple[int, dict[str, Any]]:
+    """The status and body of an error answer on /api/v2; a request without a body
+    (`has_body` False: GET, DELETE) can only be wrong in its query."""
     if isinstance(exc, MalformedJSON):
         # FastAPI's answer to a body that is not JSON.
         return 422, {"detail": [{"loc": ["body"], "msg": "JSON decode error",
                                  "type": "json_invalid"}], "message": exc.message}
     if isinstance(exc, InvalidInput) and exc.errors:
-        return status, {"detail": [_field_error(e) for e in exc.errors],
+        where = "body" if has_body else "query"
+        return status, {"detail": [_field_error(e, where) for e in exc.errors],
                         "message": exc.message}
     if isinstance(exc, Refused):
         return exc.status, {"detail": {"error": exc.error, "message": exc.message,
@@ -146,9 +149,9 @@ def answer(exc: MemantoError, status: int) -> tuple[int, dict[str, Any]]:
                                "details": {}}}
 
 
-def _field_error(error: dict[str, str]) -> dict[str, Any]:
+def _field_error(error: dict[str, str], where: str) -> dict[str, Any]:
     # FastAPI's loc: where the value was ("body", "query", "path"), then the field's path.
-    loc: list[str | int] = [error.get("in", "body")]
+    loc: list[str | int] = [error.get("in", where)]
     loc += [int(p) if p.isdigit() else p for p in error["field"].split(".") if p != "body"]
     return {"loc": loc, "msg": error["message"], "type": error["type"]}
 

@@ -116,7 +116,9 @@ def test_memanto_limits_and_envelope(client, agent, r, memanto):
                             json={"content": "x"}).json()["memory_id"]
     for url, name in ((f"{base}/memories/{memory_id}/history?limit=abc", "limit"),
                       (f"{base}/memories/{memory_id}/history?limit=0", "limit"),
+                      (f"{base}/memories/{memory_id}/history?cursor=nonsense", "cursor"),
                       (f"{base}/activate?duration_hours=-1", "duration_hours"),
+                      (f"{base}/activate?duration_hours=0", "duration_hours"),
                       (f"{base}?delete-backup-too=maybe", "delete-backup-too")):
         method = client.post if "activate" in url else (
             client.delete if "backup" in url else client.get)

@@ -4,12 +4,16 @@ each refusal back as its own kind, and a child that fails or dies is an unreadab
 from __future__ import annotations
 
 import multiprocessing
+import resource
+import subprocess
+import sys
 
 import pytest
 
 from memanto_redis.shared.memory import extraction, files
 from memanto_redis.shared.memory.files import TooManyChunks, UnreadableFile
 from tests.shared.memory.test_files import SAMPLES
+from tests.support import ROOT
 
 
 def _written(tmp_path, name: str, data: bytes):
@@ -44,3 +48,23 @@ def test_a_failure_inside_the_child_is_an_unreadable_file(tmp_path):
     path, upload = tmp_path / "gone.txt", files.upload_named("gone.txt")
     with pytest.raises(UnreadableFile, match="^gone.txt could not be read$"):
         extraction.drafts(path, upload, 100, 60)
+
+
+def test_a_host_with_a_lower_memory_limit_still_reads_files(tmp_path):
+    """Where the service runs under a hard memory limit lower than the child's own (a
+    container's `ulimit -v`), the child keeps the host's limit instead of failing to set
+    its own, and files are read."""
+    path, _ = _written(tmp_path, "note.txt", b"A note read under a lower limit.")
+    hard = 1536 * 1024 * 1024
+    assert hard < extraction.MEMORY_BYTES
+
+    def lower_the_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+
+    code = ("import sys; from pathlib import Path; "
+            "from memanto_redis.shared.memory import extraction, files; "
+            "print(len(extraction.drafts(Path(sys.argv[1]), files.upload_named('note.txt'), "
+            "10, 60)))")
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                          text=True, timeout=120, preexec_fn=lower_the_limit, cwd=ROOT)
+    assert (done.returncode, done.stdout.strip()) == (0, "1"), done.stderr
