@@ -112,6 +112,9 @@ def version_keys(agent_id: str) -> str:
 
 
 VERSION_KEYS_PATTERN = "vers:{*}"  # every agent's version_keys set, for SCAN
+# String: the window of versions the last release phase left every memory within (0: no
+# bound), so a release whose window is not smaller skips the scan.
+VERSIONS_WINDOW = "memanto:versions:window"
 
 
 def tombstone(agent_id: str, memory_id: str) -> str:

@@ -4,7 +4,8 @@ Each change of a memory archives its state and drops the one version that falls 
 window (`edits.MemoryEditor._archive`). A window made smaller leaves the older versions
 behind; `trim` removes every archived version beyond the newest `kept` of its memory. The
 release phase runs it, so a lowered setting holds from the next deploy (a Heroku config
-change is a release too).
+change is a release too); a release whose window is not smaller than the last one's skips
+the scan.
 """
 
 from __future__ import annotations
@@ -22,8 +23,12 @@ _VERSION = keys.VERSION_PREFIX.encode()
 def trim(client: Redis, kept: int) -> int:
     """Unlink, for every memory of every agent, the archived versions older than its
     newest `kept` (0 keeps them all); returns how many went. Safe beside live edits: a
-    version archived meanwhile only raises the newest, and what is older stays older."""
-    if kept <= 0:
+    version archived meanwhile only raises the newest, and what is older stays older.
+    Skipped (0) when the last trim left every memory within a window no wider: each change
+    since has kept to the window too."""
+    window = client.get(keys.VERSIONS_WINDOW)
+    if kept <= 0 or (window is not None and 0 < int(window) <= kept):
+        client.set(keys.VERSIONS_WINDOW, kept)
         return 0
     removed = 0
     for set_key in client.scan_iter(match=keys.VERSION_KEYS_PATTERN, count=1000):
@@ -45,4 +50,5 @@ def trim(client: Redis, kept: int) -> int:
                 pipe.srem(set_key, *chunk)
                 pipe.execute()
         removed += len(doomed)
+    client.set(keys.VERSIONS_WINDOW, kept)
     return removed

@@ -53,6 +53,7 @@ def test_release_trims_versions_beyond_a_lowered_window(redis_url, r, client):
         return [n for n in range(1, 7) if r.exists(keys.version(who.agent_id, memory_id, n))]
 
     assert (held(agent, busy), held(other, quiet)) == ([1, 2, 3, 4, 5], [1, 2])
+    r.set(keys.VERSIONS_WINDOW, 100)  # as after releases under the default window
     done = subprocess.run(RELEASE, cwd=ROOT, capture_output=True, text=True, timeout=120,
                           env=service_env(redis_url, MEMANTO_VERSIONS_KEPT="2"))
     assert done.returncode == 0, done.stderr

@@ -24,6 +24,7 @@ def test_each_memory_keeps_its_newest(r):
     _archive(r, one, "m-long", range(1, 13))  # 1-12, so 10 and 11 sort before 9 as text
     _archive(r, one, "m-short", range(1, 3))
     _archive(r, two, "m-other", range(4, 8))
+    r.delete(keys.VERSIONS_WINDOW)  # as on a Redis no release has trimmed yet
     assert versions.trim(r, 0) == 0
     assert _held(r, one, "m-long") == list(range(1, 13))
 
@@ -48,7 +49,28 @@ def test_tombstones_in_the_same_set_are_never_taken_for_versions(r):
         tomb = keys.tombstone(agent, memory_id)
         r.hset(tomb, mapping={"deleted_at": 1.0, "version": 2})
         r.sadd(keys.version_keys(agent), tomb)
+    r.delete(keys.VERSIONS_WINDOW)
     versions.trim(r, 1)
     assert all(r.exists(keys.tombstone(agent, m)) for m in ("7", "8", "9", "10"))
     assert all(_held(r, agent, m) == [1] for m in ("7", "8", "9", "10"))
     assert r.scard(keys.version_keys(agent)) == 8
+
+
+def test_a_window_no_smaller_than_the_last_skips_the_scan(r):
+    """Once every memory is within a window, changes keep to it: the next releases scan
+    nothing until the window is made smaller than the last one trimmed to."""
+    agent = unique("vers")
+    r.delete(keys.VERSIONS_WINDOW)
+    _archive(r, agent, "m", range(1, 6))
+    versions.trim(r, 4)
+    assert _held(r, agent, "m") == [2, 3, 4, 5]
+    _archive(r, agent, "old", range(1, 8))  # more than any window: not looked for
+    assert versions.trim(r, 4) == 0 and versions.trim(r, 6) == 0
+    assert _held(r, agent, "old") == list(range(1, 8))
+    # Widened to 6 by that release, then narrowed to 5: scanned again.
+    assert versions.trim(r, 5) >= 2
+    assert (_held(r, agent, "old"), _held(r, agent, "m")) == ([3, 4, 5, 6, 7], [2, 3, 4, 5])
+    # 0 (keep everything) lets the next narrowing scan too.
+    assert versions.trim(r, 0) == 0
+    assert versions.trim(r, 3) >= 3
+    assert (_held(r, agent, "old"), _held(r, agent, "m")) == ([5, 6, 7], [3, 4, 5])
