@@ -1,11 +1,17 @@
-"""The door's script runner across a Redis restart: its connection dies with the server,
-and no request after the restart may be the one that finds out."""
+"""The door's script runner: across a Redis restart (its connection dies with the server,
+and no request after the restart may be the one that finds out), with requests given up,
+many requests in one write, and over TLS."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import ssl
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import redis
@@ -18,53 +24,76 @@ from tests.support import certificate, free_port, start_redis, stop
 SCRIPT = "return redis.call('INCR', KEYS[1])"
 
 
-def test_kept_connections_are_replaced_after_a_restart(tmp_path):
-    port = free_port()
-    server = start_redis(port, tmp_path)
+@dataclass
+class OwnRedis:
+    """An embedded Redis of the test's own, which it may kill and start again."""
 
+    port: int
+    data: Path
+    proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = start_redis(self.port, self.data)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        stop(self.proc, signal.SIGKILL)
+
+
+@pytest.fixture
+def own_redis(tmp_path) -> Iterator[OwnRedis]:
+    server = OwnRedis(free_port(), tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        if server.proc is not None:
+            stop(server.proc)
+
+
+@contextlib.asynccontextmanager
+async def script_on(port: int, source: str) -> AsyncIterator[tuple[aredis.Redis, HotScript]]:
+    """A client of that Redis and the script on it, both closed after."""
+    client = aredis.Redis(port=port, **client_options(asynchronous=True))
+    script = HotScript(client, source)
+    try:
+        yield client, script
+    finally:
+        await script.close()
+        await client.aclose()
+
+
+def test_kept_connections_are_replaced_after_a_restart(own_redis):
     async def scenario() -> None:
-        nonlocal server
-        client = aredis.Redis(port=port, **client_options(asynchronous=True))
-        script = HotScript(client, SCRIPT)
-        try:
+        async with script_on(own_redis.port, SCRIPT) as (_, script):
             # Eight requests at once share one connection, answered in order.
             replies = await asyncio.gather(*(script(["n"], []) for _ in range(8)))
             assert sorted(replies) == list(range(1, 9))
-            stop(server, signal.SIGKILL)
+            own_redis.kill()
             with pytest.raises(redis.ConnectionError):
                 await script(["n"], [])  # Redis is away: an error, and nothing kept
             assert script._link is None  # noqa: SLF001
-            server = start_redis(port, tmp_path)
+            own_redis.start()
             assert await script(["n"], []) >= 1
 
             # Killed again while the connection is kept and nobody calls: the loop sees it
             # closed, and the next requests all succeed on a new one.
             await asyncio.gather(*(script(["n"], []) for _ in range(8)))
-            stop(server, signal.SIGKILL)
-            server = start_redis(port, tmp_path)
+            own_redis.kill()
+            own_redis.start()
             await asyncio.sleep(0.1)  # a serving process's loop runs all along
             replies = await asyncio.gather(*(script(["n"], []) for _ in range(8)))
             assert all(isinstance(n, int) for n in replies)
-        finally:
-            await script.close()
-            await client.aclose()
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        stop(server)
+    asyncio.run(scenario())
 
 
-def test_a_request_given_up_leaves_the_others_their_own_replies(tmp_path):
+def test_a_request_given_up_leaves_the_others_their_own_replies(own_redis):
     """Replies are handed out in order: one whose caller left (a cancelled request) is
     dropped, and every other caller still gets its own."""
-    port = free_port()
-    server = start_redis(port, tmp_path)
-
     async def scenario() -> None:
-        client = aredis.Redis(port=port, **client_options(asynchronous=True))
-        echo = HotScript(client, "redis.call('INCR', KEYS[1]) return ARGV[1]")
-        try:
+        async with script_on(own_redis.port,
+                             "redis.call('INCR', KEYS[1]) return ARGV[1]") as (client, echo):
             calls = [asyncio.ensure_future(echo(["n"], [str(i)])) for i in range(50)]
             await asyncio.sleep(0)
             for call in calls[::3]:
@@ -80,14 +109,8 @@ def test_a_request_given_up_leaves_the_others_their_own_replies(tmp_path):
                 await failing([], [])
             assert await failing._connected() is failing._link  # noqa: SLF001
             await failing.close()
-        finally:
-            await echo.close()
-            await client.aclose()
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        stop(server)
+    asyncio.run(scenario())
 
 
 def test_pack_writes_what_redis_py_writes():
@@ -100,12 +123,11 @@ def test_pack_writes_what_redis_py_writes():
     assert pack(*args) == b"".join(Connection().pack_command(*args))
 
 
-def test_over_tls_with_a_password_and_a_database(tmp_path):
+def test_over_tls_with_a_password_and_a_database(own_redis, tmp_path):
     """A managed Redis (Heroku's `rediss://`) is reached over TLS, with a password, maybe
     another database: the connection is opened by redis-py as every client's, so the script
     runs there as well. TLS is a loopback proxy here (this redis-server has no TLS)."""
-    port = free_port()
-    server = start_redis(port, tmp_path)
+    port = own_redis.port
     cert, key = certificate("localhost")
     (tmp_path / "cert.pem").write_bytes(cert)
     (tmp_path / "key.pem").write_bytes(key)
@@ -145,22 +167,14 @@ def test_over_tls_with_a_password_and_a_database(tmp_path):
             proxy.close()
             await proxy.wait_closed()
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        stop(server)
+    asyncio.run(scenario())
 
 
-def test_requests_of_one_loop_turn_reach_redis_in_one_write(tmp_path):
+def test_requests_of_one_loop_turn_reach_redis_in_one_write(own_redis):
     """Many concurrent requests cost Redis one read, not one each: their commands leave in
     one write at the end of the event loop's turn (and each still gets its own reply)."""
-    port = free_port()
-    server = start_redis(port, tmp_path)
-
     async def scenario() -> None:
-        client = aredis.Redis(port=port, **client_options(asynchronous=True))
-        echo = HotScript(client, "return ARGV[1]")
-        try:
+        async with script_on(own_redis.port, "return ARGV[1]") as (client, echo):
             assert await echo([], ["warm"]) == b"warm"  # connected, script loaded
             before = (await client.info("stats"))["total_reads_processed"]
             replies = await asyncio.gather(*(echo([], [str(i)]) for i in range(100)))
@@ -169,11 +183,5 @@ def test_requests_of_one_loop_turn_reach_redis_in_one_write(tmp_path):
             # The 100 scripts in a read or two, and the second INFO in one (79 when each
             # request wrote its own command).
             assert after - before <= 4, after - before
-        finally:
-            await echo.close()
-            await client.aclose()
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        stop(server)
+    asyncio.run(scenario())
