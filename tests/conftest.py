@@ -24,7 +24,9 @@ from tests.support import (
     ADMIN,
     ADMIN_KEY,
     JWT_SECRET,
+    WebhookReceiver,
     free_port,
+    loopback_http,
     start_redis,
     start_web,
     start_worker,
@@ -44,6 +46,14 @@ def _own_temp_folder(tmp_path_factory):
     tempfile.tempdir = str(tmp_path_factory.mktemp("tmp"))
     yield
     tempfile.tempdir = None
+
+
+@pytest.fixture
+def receiver() -> Iterator[int]:
+    """A loopback webhook receiver's port; what it got is in WebhookReceiver.seen."""
+    WebhookReceiver.seen = []
+    with loopback_http(WebhookReceiver) as server:
+        yield server.server_port
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -163,6 +164,29 @@ def loopback_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[ThreadingHT
     finally:
         server.shutdown()
         server.server_close()
+
+
+class WebhookReceiver(BaseHTTPRequestHandler):
+    """A webhook receiver for `loopback_http` that records each request (its path and
+    headers): /ok answers 200, /fail 500, /moved redirects to /ok, /slow answers after
+    2 s, any other path 200."""
+
+    seen: list[dict[str, str]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.seen.append({"path": self.path, **dict(self.headers)})
+        if self.path == "/slow":
+            time.sleep(2)
+        status = {"/ok": 200, "/fail": 500, "/moved": 302}.get(self.path, 200)
+        self.send_response(status)
+        if status == 302:
+            self.send_header("Location", "/ok")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
 
 
 def certificate(name: str) -> tuple[bytes, bytes]:

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
-
-import pytest
-
 from memanto_redis.shared.infra import keys
 from memanto_redis.shared.infra.settings import Settings
 from memanto_redis.workers.jobs import Delivery
 from memanto_redis.workers.scheduler import Clock
 from tests.conftest import ADMIN, new_agent
-from tests.support import add_schedule, loopback_http
+from tests.support import WebhookReceiver, add_schedule
 
 
 def test_delivery_is_idempotent_and_goes_to_the_current_stm_session(client, r, queue):
@@ -41,29 +36,6 @@ def test_delivery_of_a_deleted_schedule_writes_nothing(client, r, queue):
     assert not r.exists(keys.stm(agent.agent_id, agent.session_id))
 
 
-class Receiver(BaseHTTPRequestHandler):
-    """A webhook receiver on the loopback that answers 200 and counts what it got."""
-
-    seen: list[str] = []
-
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-        self.rfile.read(int(self.headers["Content-Length"]))
-        self.seen.append(self.path)
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def receiver() -> Iterator[int]:
-    Receiver.seen = []
-    with loopback_http(Receiver) as server:
-        yield server.server_port
-
-
 def fire_webhook(client, r, queue, receiver: int, settings: Settings) -> tuple[str, dict, str]:
     """A schedule with a webhook at `localhost`, fired and delivered; then its webhook
     attempt as the jobs process makes it. The result, the run's webhook, the agent."""
@@ -81,7 +53,7 @@ def fire_webhook(client, r, queue, receiver: int, settings: Settings) -> tuple[s
 
 def test_a_webhook_to_the_loopback_is_refused_by_default(client, r, queue, receiver):
     result, webhook, _ = fire_webhook(client, r, queue, receiver, Settings())
-    assert Receiver.seen == []
+    assert WebhookReceiver.seen == []
     # Refused once and for all: failed at the first attempt, not left to retry.
     assert "refused, not retried" in result
     assert webhook | {"last_attempt_at": None} == {
@@ -92,7 +64,7 @@ def test_a_webhook_to_the_loopback_is_refused_by_default(client, r, queue, recei
 def test_a_webhook_to_an_allow_listed_address_is_delivered(client, r, queue, receiver):
     allowing = Settings(webhook_allow=("127.0.0.1",))
     result, webhook, _ = fire_webhook(client, r, queue, receiver, allowing)
-    assert Receiver.seen == ["/hook"]
+    assert [seen["path"] for seen in WebhookReceiver.seen] == ["/hook"]
     assert result == "webhook delivered (HTTP 200)"
     assert (webhook["status"], webhook["attempts"], webhook["http_status"],
             webhook["error"]) == ("delivered", 1, 200, None)

@@ -9,10 +9,9 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from rq import Queue, Worker
 from memanto_redis.shared.infra import keys
 from memanto_redis.shared.schedule import webhooks
 from tests.conftest import ADMIN, new_agent
-from tests.support import ROOT, free_port, service_env, stop, wait_until
+from tests.support import ROOT, loopback_http, service_env, stop, wait_until
 
 LOCK_MS = 1500
 
@@ -192,19 +191,16 @@ class Receiver(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def receiver():
+def flaky_receiver():
     Receiver.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    # A name, resolved from /etc/hosts at send time: the jobs process must allow-list it.
-    yield f"http://localhost:{server.server_port}", Receiver.seen
-    server.shutdown()
-    server.server_close()
+    with loopback_http(Receiver) as server:
+        # A name, resolved from /etc/hosts at send time: the jobs process must allow-list it.
+        yield f"http://localhost:{server.server_port}", Receiver.seen
 
 
-def test_webhooks_are_signed_and_retried(client, r, redis_url, tmp_path, procs, receiver):
-    base, seen = receiver
+def test_webhooks_are_signed_and_retried(client, r, redis_url, tmp_path, procs,
+                                        flaky_receiver):
+    base, seen = flaky_receiver
     start_jobs(procs, r, redis_url, tmp_path / "jobs.log",
                MEMANTO_WEBHOOK_RETRY_INTERVALS="2,2", MEMANTO_WEBHOOK_TIMEOUT="3",
                MEMANTO_WEBHOOK_ALLOW="127.0.0.1")

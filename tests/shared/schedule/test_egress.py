@@ -9,15 +9,13 @@ import ipaddress
 import socket
 import ssl
 import threading
-import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
 
 from memanto_redis.shared.schedule import egress
 from memanto_redis.shared.schedule.egress import Allow, choose, internal, literal
-from tests.support import certificate, free_port, loopback_http
+from tests.support import WebhookReceiver, certificate, free_port
 
 LOOPBACK = Allow.parse(["127.0.0.1"])
 
@@ -99,35 +97,6 @@ def test_choose_among_resolved_addresses():
                   Allow.parse(["hooks.internal"])) == ipaddress.ip_address("10.0.0.5")
 
 
-class Receiver(BaseHTTPRequestHandler):
-    """Records each request: /ok answers 200, /fail 500, /moved redirects to /ok, /slow
-    answers after 2 s."""
-
-    seen: list[dict[str, str]] = []
-
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-        self.rfile.read(int(self.headers["Content-Length"]))
-        self.seen.append({"path": self.path, **dict(self.headers)})
-        if self.path == "/slow":
-            time.sleep(2)
-        status = {"/ok": 200, "/fail": 500, "/moved": 302}.get(self.path, 200)
-        self.send_response(status)
-        if status == 302:
-            self.send_header("Location", "/ok")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def receiver() -> Iterator[int]:
-    Receiver.seen = []
-    with loopback_http(Receiver) as server:
-        yield server.server_port
-
-
 def send(url: str, allow: Allow, resolver: egress.Resolver = egress.system_resolver,
          timeout: float = 5) -> egress.Attempt:
     return egress.post(url, b"{}", {"Content-Type": "application/json"}, timeout, allow,
@@ -138,11 +107,11 @@ def test_loopback_is_refused_unless_allowed(receiver):
     for host in ("127.0.0.1", "localhost", "[::1]", "127.1"):
         attempt = send(f"http://{host}:{receiver}/ok", Allow())
         assert attempt == egress.Attempt(None, egress.REFUSED) and attempt.final, host
-    assert Receiver.seen == []
+    assert WebhookReceiver.seen == []
     assert send(f"http://localhost:{receiver}/ok", LOOPBACK) == egress.Attempt(200, None)
     assert send(f"http://localhost:{receiver}/ok",
                 Allow.parse(["localhost"])) == egress.Attempt(200, None)
-    assert len(Receiver.seen) == 2
+    assert len(WebhookReceiver.seen) == 2
 
 
 def test_the_checked_address_is_the_one_connected_to(receiver):
@@ -159,7 +128,7 @@ def test_the_checked_address_is_the_one_connected_to(receiver):
     attempt = send(f"http://hooks.example.invalid:{receiver}/ok?x=1", LOOPBACK, rebinding)
     assert attempt == egress.Attempt(200, None)
     assert calls == [("hooks.example.invalid", receiver)]
-    (request,) = Receiver.seen
+    (request,) = WebhookReceiver.seen
     assert request["path"] == "/ok?x=1"
     assert request["Host"] == f"hooks.example.invalid:{receiver}"
 
@@ -168,7 +137,7 @@ def test_coarse_outcomes(receiver):
     assert send(f"http://localhost:{receiver}/fail", LOOPBACK) == egress.Attempt(500, "http_5xx")
     # Redirects are not followed: /ok is not asked.
     assert send(f"http://localhost:{receiver}/moved", LOOPBACK) == egress.Attempt(302, "http_3xx")
-    assert [s["path"] for s in Receiver.seen] == ["/fail", "/moved"]
+    assert [s["path"] for s in WebhookReceiver.seen] == ["/fail", "/moved"]
     assert send(f"http://localhost:{receiver}/slow", LOOPBACK, timeout=0.5) == egress.Attempt(
         None, egress.TIMEOUT)
     assert send(f"http://localhost:{free_port()}/ok", LOOPBACK) == egress.Attempt(
@@ -197,8 +166,8 @@ def test_https_to_the_checked_address_verifies_the_name(tmp_path):
     served.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
     names: list[str | None] = []
     served.sni_callback = lambda sock, server_name, context: names.append(server_name)
-    Receiver.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Receiver)
+    WebhookReceiver.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), WebhookReceiver)
     server.socket = served.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     trusting = ssl.create_default_context(cadata=cert.decode())
@@ -211,12 +180,12 @@ def test_https_to_the_checked_address_verifies_the_name(tmp_path):
         assert egress.post(url, b"{}", {}, 5, LOOPBACK, resolver, trusting) == egress.Attempt(
             200, None)
         assert names == [name]
-        assert Receiver.seen[0]["Host"] == f"{name}:{server.server_port}"
+        assert WebhookReceiver.seen[0]["Host"] == f"{name}:{server.server_port}"
         # A name the certificate does not hold fails the handshake, at the same address.
         other = f"https://other.example.invalid:{server.server_port}/ok"
         assert egress.post(other, b"{}", {}, 5, LOOPBACK, resolver, trusting) == egress.Attempt(
             None, egress.CONNECT_ERROR)
-        assert len(Receiver.seen) == 1
+        assert len(WebhookReceiver.seen) == 1
     finally:
         server.shutdown()
         server.server_close()
