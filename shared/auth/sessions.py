@@ -41,6 +41,11 @@ def ensure_live(claims: SessionClaims, live_sid: bytes | str | None) -> None:
     raise InvalidSessionToken("session is no longer active (expired, deactivated or replaced)")
 
 
+async def check_live(redis: Redis, claims: SessionClaims) -> None:
+    """Refuse a token whose session is not the agent's live one, by one read."""
+    ensure_live(claims, await redis.hget(keys.session(claims.agent_id), "sid"))
+
+
 def authorize(claims: SessionClaims, agent_id: str) -> None:
     if claims.agent_id != agent_id:
         raise Forbidden(f"this session belongs to agent {claims.agent_id!r}, not {agent_id!r}")
@@ -143,7 +148,7 @@ class SessionStore:
         return _recorded(text(agent_id), record)
 
     async def check(self, claims: SessionClaims) -> None:
-        ensure_live(claims, await self.redis.hget(keys.session(claims.agent_id), "sid"))
+        await check_live(self.redis, claims)
 
     async def info(self, claims: SessionClaims) -> Session:
         record = text_fields(await self.redis.hgetall(keys.session(claims.agent_id)))

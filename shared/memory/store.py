@@ -13,7 +13,7 @@ from redisvl.index import AsyncSearchIndex
 from redisvl.query import FilterQuery, VectorQuery
 from redisvl.query.filter import FilterExpression
 
-from memanto_redis.shared.auth.sessions import ensure_live
+from memanto_redis.shared.auth.sessions import check_live, ensure_live
 from memanto_redis.shared.auth.tokens import SessionClaims
 from memanto_redis.shared.errors import (
     AgentNotFound,
@@ -151,7 +151,7 @@ class MemoryStore:
             del self._refused_until[agent_id]
             return
         if session is not None:
-            ensure_live(session, await self.redis.hget(keys.session(agent_id), "sid"))
+            await check_live(self.redis, session)
         raise RateLimited(f"agent {agent_id!r} is writing faster than its quota allows; "
                           f"retry in {retry_after(wait)} s", retry_after(wait))
 
