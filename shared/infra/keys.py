@@ -111,7 +111,7 @@ def version_keys(agent_id: str) -> str:
     return f"vers:{{{agent_id}}}"
 
 
-VERSION_KEYS_PATTERN = "vers:{*}"  # every agent's version_keys set, for SCAN
+VERSION_KEYS_PATTERN = version_keys("*")  # every agent's version_keys set, for SCAN
 # String: the window of versions the last release phase left every memory within (0: no
 # bound), so a release whose window is not smaller skips the scan.
 VERSIONS_WINDOW = "memanto:versions:window"
