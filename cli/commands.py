@@ -12,9 +12,6 @@ from memanto_redis.cli import output
 from memanto_redis.cli.config import CliConfig
 from memanto_redis_client import AgentHandle, ApiError, Memanto
 
-# What `memanto upload` sends (the server refuses the rest all the same).
-UPLOAD_TYPES = (".csv", ".docx", ".json", ".md", ".pdf", ".txt", ".xlsx")
-
 
 def _client(config: CliConfig) -> Memanto:
     return Memanto(config.server_url, config.api_key)
@@ -198,8 +195,7 @@ def memory_edit(args: argparse.Namespace, config: CliConfig) -> None:
         args.id, content=args.content, title=args.title, type=args.type,
         confidence=args.confidence, tags=_tags(args.tags), source=args.source)
     # The memory as it is now (MEMANTO's answer puts it under "memory").
-    output.emit(result, args.json, "Memory updated\n" + output.memory(result.get("memory",
-                                                                                 result)))
+    output.emit(result, args.json, "Memory updated\n" + output.memory(result["memory"]))
 
 
 def memory_forget(args: argparse.Namespace, config: CliConfig) -> None:
@@ -222,9 +218,13 @@ def upload(args: argparse.Namespace, config: CliConfig) -> None:
     path = Path(args.file)
     if not path.is_file():
         output.fail(f"file not found: {args.file}")
-    if path.suffix.lower() not in UPLOAD_TYPES:
+    # The server's own list (imported here: that module pulls in redis, ~60 ms, which no
+    # other command needs); the server refuses the rest all the same.
+    from memanto_redis.shared.memory.files import SUPPORTED
+
+    if path.suffix.lower() not in SUPPORTED:
         output.fail(f"file type '{path.suffix or path.name}' is not supported; allowed: "
-                    + ", ".join(UPLOAD_TYPES))
+                    + ", ".join(SUPPORTED))
     result = _session(config).upload_file(path)
     output.emit(result, args.json, "\n".join([
         f"File uploaded: {result['chunks']} chunk(s) queued as memories",
@@ -297,16 +297,13 @@ def _readiness(client: Memanto, report: dict) -> list[str]:
 
 def apikey_create(args: argparse.Namespace, config: CliConfig) -> None:
     _need_key(config)
-    scope = {"admin": args.admin, "agents": _names(args.agents), "users": _names(args.users),
+    scope = {"admin": args.admin, "agents": comma_list(args.agents),
+             "users": comma_list(args.users),
              "read_only": args.read_only, "may_activate": args.may_activate,
              "may_manage_agents": args.may_manage_agents}
     created = _client(config).create_api_key(args.name, **scope)
     output.emit(created, args.json, f"API key '{created['name']}' created:\n"
                 f"{created['api_key']}\nStore it now: it is not shown again.")
-
-
-def _names(listed: str) -> list[str]:
-    return [part.strip() for part in listed.split(",") if part.strip()]
 
 
 def _scope(key: dict[str, Any]) -> str:

@@ -26,6 +26,7 @@ from mcp.server.stdio import stdio_server
 from memanto_redis.api.mcp import args as a
 from memanto_redis.api.mcp import server
 from memanto_redis.api.mcp.tools import Answer, Tool, edits
+from memanto_redis.api.v2 import answers
 from memanto_redis.api.v2.models import batch_items
 from memanto_redis.cli import output
 from memanto_redis.cli.config import CliConfig
@@ -139,9 +140,7 @@ def _batch_remember(s: KeptSession, args: a.BatchRememberArgs) -> Answer:
     results = []
     for i, item in enumerate(items):
         if isinstance(item, InvalidInput):
-            results.append({"index": i, "id": "", "status": "failed", "action": None,
-                            "reason": "invalid", "error": item.message, "type": None,
-                            "errors": item.errors})
+            results.append(answers.refused(i, item))
         else:
             results.append(next(queued) | {"index": i})
     successful = sum(1 for r in results if r["status"] != "failed")

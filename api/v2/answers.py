@@ -111,12 +111,16 @@ def batch(outcomes: list[Memory | InvalidInput],
         "successful": successful,
         "failed": len(outcomes) - successful,
         "results": [{"index": i, "id": o.memory_id, "action": "created", "reason": None,
-                     "error": None} | queued(o) if isinstance(o, Memory) else
-                    {"index": i, "id": "", "status": "failed", "action": None,
-                     "reason": "invalid", "error": o.message, "type": None,
-                     "errors": o.errors}
+                     "error": None} | queued(o) if isinstance(o, Memory) else refused(i, o)
                     for i, o in enumerate(outcomes)],
     }
+
+
+def refused(index: int, problem: InvalidInput) -> dict[str, Any]:
+    """A batch item refused with its problem, in MEMANTO's result shape."""
+    return {"index": index, "id": "", "status": "failed", "action": None,
+            "reason": "invalid", "error": problem.message, "type": None,
+            "errors": problem.errors}
 
 
 def patched(m: Memory, claims: SessionClaims, fields: list[str]) -> dict[str, Any]:
