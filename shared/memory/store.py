@@ -45,12 +45,17 @@ _RECORD_FIELD = {"created_ts": "created_at", "updated_ts": "updated_at",
                  "confidence": "confidence"}
 
 
+def rate_limited(agent_id: str, seconds: float) -> RateLimited:
+    """The refusal of a write that must wait `seconds` for the agent's next token."""
+    wait = retry_after(seconds)
+    return RateLimited(f"agent {agent_id!r} is writing faster than its quota allows; "
+                       f"retry in {wait} s", wait)
+
+
 def refused(agent_id: str, count: int, code: int, figure: bytes) -> None:
     """Raise the quota refusal the script answered, if it was one."""
     if code == _RATE_LIMITED:
-        wait = retry_after(float(figure))
-        raise RateLimited(f"agent {agent_id!r} is writing faster than its quota allows; "
-                          f"retry in {wait} s", wait)
+        raise rate_limited(agent_id, float(figure))
     if code == _OVER_BURST:
         raise InvalidInput(f"a batch of {count} memories is more than agent {agent_id!r}'s "
                            f"write burst of {int(figure)}; send smaller batches",
@@ -83,7 +88,8 @@ class MemoryStore:
         self.index = index
         self.max_backlog = max_backlog
         self.idempotency_seconds = idempotency_seconds
-        self.quota = quota or WriteQuota()
+        # The script's quota arguments, the same for every write.
+        self._quota_args = (quota or WriteQuota()).args()
         # Agents this process saw refused for want of a token, until when (monotonic): their
         # next writes are refused here, before the body is read or Redis asked, so a flood
         # of refused writes costs the door little (other processes learn on their own).
@@ -116,7 +122,7 @@ class MemoryStore:
         args: list[Any] = [check, repr(now), self.max_backlog, agent_id,
                            self.idempotency_seconds if once else 0,
                            b"[" + b",".join(records) + b"]" if once else "",
-                           *self.quota.args()]
+                           *self._quota_args]
         for memory, record in zip(memories, records, strict=True):
             script_keys.append(keys.queued(agent_id, memory.memory_id))
             args += [memory.memory_id, record]
@@ -152,8 +158,7 @@ class MemoryStore:
             return
         if session is not None:
             await check_live(self.redis, session)
-        raise RateLimited(f"agent {agent_id!r} is writing faster than its quota allows; "
-                          f"retry in {retry_after(wait)} s", retry_after(wait))
+        raise rate_limited(agent_id, wait)
 
     def _note_refusal(self, agent_id: str, wait: float) -> None:
         if len(self._refused_until) >= _MAX_NOTED:
