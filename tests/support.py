@@ -30,9 +30,9 @@ from memanto_redis.cli.processes import CLI, WORKER, free_port, stop, wait_until
 from memanto_redis.shared.infra import keys
 
 __all__ = ["ADMIN", "ADMIN_KEY", "CLI", "JOBS_WORKER", "JWT_SECRET", "MEMANTO", "ROOT", "WORKER",
-           "add_schedule", "free_port", "memanto_in_process", "memanto_process",
-           "memories_indexed", "service_env", "start_redis", "start_web", "start_worker",
-           "stop", "unique", "wait_until", "worker_ready"]
+           "add_schedule", "free_port", "make_key", "memanto_in_process", "memanto_process",
+           "memories_indexed", "new_api_key", "service_env", "start_redis", "start_web",
+           "start_worker", "stop", "unique", "wait_until", "worker_ready"]
 
 ROOT = Path(__file__).resolve().parent.parent
 JOBS_WORKER = "memanto_redis.workers.jobs.JobsWorker"
@@ -89,6 +89,20 @@ def memories_indexed(redis_url: str, ids: list[str]) -> bool:
                    for memory_id, owner in zip(ids, owners, strict=True))
     finally:
         client.close()
+
+
+def new_api_key(client: Any, **scope: Any) -> str:
+    """A new API key of this scope (`agents`, `users`, `read_only`, `admin`, ...) made with
+    the admin key; the key itself."""
+    reply = client.post("/api/v2/apikeys", json={"name": unique("key")} | scope,
+                        headers=ADMIN)
+    assert reply.status_code == 201, reply.text
+    return str(reply.json()["api_key"])
+
+
+def make_key(client: Any, **scope: Any) -> dict[str, str]:
+    """A new API key of this scope, as its Bearer header."""
+    return {"Authorization": f"Bearer {new_api_key(client, **scope)}"}
 
 
 def add_schedule(client: Any, r: redis.Redis, agent_id: str, name: str, cron: str,

@@ -10,6 +10,7 @@ from starlette.testclient import TestClient
 from memanto_redis.api.app import create_app
 from memanto_redis.shared.infra import keys
 from tests.conftest import ADMIN, new_agent
+from tests.support import new_api_key
 
 
 @pytest.fixture(scope="module")
@@ -107,10 +108,7 @@ def test_session_lifetime(capped):
     for name, scope in (("ro", {"agents": [agent.agent_id], "read_only": True}),
                         ("other", {"agents": ["elsewhere-*"], "may_activate": True}),
                         ("no-activate", {"agents": [agent.agent_id]})):
-        made = capped.post("/api/v2/apikeys", headers=ADMIN,
-                           json={"name": f"{name}-{agent.agent_id}", **scope})
-        assert made.status_code == 201, made.text
-        key = {"X-Api-Key": made.json()["api_key"]}
+        key = {"X-Api-Key": new_api_key(capped, **scope)}
         refused = capped.post(f"{extend}?extend_hours=1", headers=agent.headers | key)
         assert refused.status_code == 403, (name, refused.text)
     assert capped.post(f"{extend}?extend_hours=1",

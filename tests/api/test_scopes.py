@@ -14,14 +14,7 @@ import pytest
 from starlette.routing import Route
 
 from tests.conftest import new_agent
-from tests.support import ADMIN, unique
-
-
-def make_key(client: Any, **scope: Any) -> dict[str, str]:
-    reply = client.post("/api/v2/apikeys", json={"name": unique("key")} | scope,
-                        headers=ADMIN)
-    assert reply.status_code == 201, reply.text
-    return {"Authorization": f"Bearer {reply.json()['api_key']}"}
+from tests.support import ADMIN, make_key, unique
 
 
 @dataclass(frozen=True)

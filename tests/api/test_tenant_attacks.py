@@ -5,9 +5,8 @@ of agents out of scope."""
 
 from __future__ import annotations
 
-from tests.api.test_scopes import make_key
 from tests.conftest import new_agent
-from tests.support import ADMIN, unique
+from tests.support import ADMIN, make_key, unique
 
 
 def _memory(client, user_id: str, agent_id: str | None = None) -> str:

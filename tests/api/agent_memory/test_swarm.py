@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 
 from memanto_redis.shared.infra import keys
 from tests.conftest import ADMIN, new_agent
+from tests.support import make_key
 
 FACTS = "/api/swarm/facts"
 SEARCH = "/api/swarm/search"
@@ -140,20 +141,13 @@ def test_an_api_key_adds_in_any_name_defaulting_to_its_own(client):
     assert _add(client, content="on behalf", source_agent="monitor")["source_agent"] == "monitor"
 
 
-def _key(client, **scope) -> dict[str, str]:
-    reply = client.post("/api/v2/apikeys", json={"name": f"key-{uuid.uuid4().hex[:8]}"}
-                        | scope, headers=ADMIN)
-    assert reply.status_code == 201, reply.text
-    return {"Authorization": f"Bearer {reply.json()['api_key']}"}
-
-
 def test_source_agent_follows_the_keys_scope_not_its_name(client):
     tag = f"sw-{uuid.uuid4().hex[:6]}"
     # An admin-flagged key of any name names anyone.
-    ops = _key(client, admin=True)
+    ops = make_key(client, admin=True)
     assert _add(client, ops, content="ops", source_agent="monitor")["source_agent"] == "monitor"
     # A tenant key names the agents its scope covers, another agent of its pattern too.
-    tenant = _key(client, agents=[f"{tag}-a-*"])
+    tenant = make_key(client, agents=[f"{tag}-a-*"])
     posted = _add(client, tenant, content="in scope", source_agent=f"{tag}-a-2")
     assert posted["source_agent"] == f"{tag}-a-2"
     outside = client.post(FACTS, headers=tenant,
@@ -161,7 +155,7 @@ def test_source_agent_follows_the_keys_scope_not_its_name(client):
     assert outside.status_code == 403 and "source_agent" in outside.text
     # Without one its own name would be the source: not an agent it covers.
     assert client.post(FACTS, headers=tenant, json={"content": "x"}).status_code == 403
-    reader = _key(client, agents=[f"{tag}-a-*"], read_only=True)
+    reader = make_key(client, agents=[f"{tag}-a-*"], read_only=True)
     assert client.post(FACTS, headers=reader, json={
         "content": "x", "source_agent": f"{tag}-a-2"}).status_code == 403
     assert [f["source_agent"] for f in _ok(client.get(FACTS, headers=ADMIN))["facts"]] == [

@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 
 from memanto_redis.shared.infra import keys
 from tests.conftest import ADMIN, new_agent
+from tests.support import make_key
 
 V2 = "/api/v2/agents"
 
@@ -124,10 +125,7 @@ def test_purging_an_agent_leaves_nothing_it_held(client, r, indexer):
                                      "data": f"dead letter of {canary}", "error": "boom",
                                      "deliveries": 5})
 
-    named = client.post("/api/v2/apikeys", headers=ADMIN,
-                        json={"name": "eraser-" + uuid.uuid4().hex[:8], "agents": ["erase-*"],
-                              "may_manage_agents": True})
-    named_key = {"Authorization": f"Bearer {named.json()['api_key']}"}
+    named_key = make_key(client, agents=["erase-*"], may_manage_agents=True)
     assert client.post(f"{V2}/{agent.agent_id}/purge", headers=named_key).status_code == 403
     assert client.post(f"{V2}/{agent.agent_id}/purge", headers=agent.headers).status_code == 401
 

@@ -12,7 +12,7 @@ import jwt
 from memanto_redis.shared.infra import keys
 from tests.api.v2.test_memanto_contract import memanto  # noqa: F401 (a fixture)
 from tests.conftest import ADMIN, new_agent, unique
-from tests.support import ADMIN_KEY, JWT_SECRET
+from tests.support import ADMIN_KEY, JWT_SECRET, new_api_key
 
 SHORT = 0.0005  # hours: a session that lapses within two seconds
 
@@ -22,12 +22,6 @@ def _remember(client, agent_id, headers, content="Recreated sessions serve this"
                        headers=headers)
 
 
-def _key(client, **scope) -> str:
-    reply = client.post("/api/v2/apikeys", json={"name": unique("k")} | scope, headers=ADMIN)
-    assert reply.status_code == 201, reply.text
-    return str(reply.json()["api_key"])
-
-
 # -- auto-recreate -----------------------------------------------------------------------
 
 def test_a_lapsed_session_is_recreated_only_for_a_key_that_may_activate_it(client, r):
@@ -35,8 +29,8 @@ def test_a_lapsed_session_is_recreated_only_for_a_key_that_may_activate_it(clien
                                           for p in ("recreate", "ended", "scoped", "replaced"))
     client.post(f"/api/v2/agents/{ended.agent_id}/deactivate", headers=ADMIN)
     newer = client.post(f"/api/v2/agents/{replaced.agent_id}/activate", headers=ADMIN)
-    no_activate = _key(client, agents=[scoped.agent_id])
-    may_activate = _key(client, agents=[scoped.agent_id], may_activate=True)
+    no_activate = new_api_key(client, agents=[scoped.agent_id])
+    may_activate = new_api_key(client, agents=[scoped.agent_id], may_activate=True)
     time.sleep(SHORT * 3600 + 0.3)
     before = r.xlen(keys.INGEST_STREAM)
 
