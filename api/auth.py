@@ -98,10 +98,6 @@ class Caller:
         return self.claims.agent_id if self.claims else None
 
     @property
-    def key_name(self) -> str | None:
-        return None if self.claims else self.principal.name
-
-    @property
     def name(self) -> str:
         """Who, for scoping what a caller leaves behind (idempotency keys)."""
         return self.principal.who
@@ -111,9 +107,11 @@ async def key_or_session(request: Request, *, session_route: bool = False) -> Ca
     """An API key when one is sent, else the session token, checked live in Redis. With
     neither, the refusal asks for what the route's dialect asks for: a key, or (for a
     `session_route`, one MEMANTO serves to sessions only) the session token."""
-    if session_route and api_key(request) is None and "x-session-token" not in request.headers:
+    key_sent = api_key(request) is not None
+    token_sent = "x-session-token" in request.headers
+    if session_route and not (key_sent or token_sent):
         raise MissingSessionToken("send the agent's session token (X-Session-Token)")
-    if api_key(request) is not None or "x-session-token" not in request.headers:
+    if key_sent or not token_sent:
         return Caller(await require_api_key(request))
     claims = session_claims(request)
     await services(request).sessions.check(claims)

@@ -28,7 +28,7 @@ async def add_fact(request: Request) -> JSONResponse:
     source = svc.swarm.source_for(body.source_agent, caller.principal)
     vector = await svc.embed(body.content)
     fact = await svc.swarm.add(body.content, source, body.ttl_seconds, vector,
-                               svc.swarm.writer(caller.agent_id, caller.key_name))
+                               caller.principal.name)  # its agent, or the key's name
     return JSONResponse({"success": True, "message": "Fact added"} | answers.fact(fact),
                         status_code=201)
 

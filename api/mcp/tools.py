@@ -238,7 +238,7 @@ async def swarm_post(call: Call, args: a.SwarmPostArgs) -> Answer:
     source = svc.swarm.source_for(args.source_agent, caller.principal)
     vector = await svc.embed(args.content)
     fact = await svc.swarm.add(args.content, source, args.ttl_seconds, vector,
-                               svc.swarm.writer(caller.agent_id, caller.key_name))
+                               caller.principal.name)  # its agent, or the key's name
     return {"success": True, "message": "Fact added"} | seed003.fact(fact)
 
 

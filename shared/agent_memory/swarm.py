@@ -126,11 +126,6 @@ class SwarmStore:
         principal.check_write()
         return source
 
-    @staticmethod
-    def writer(session_agent: str | None, key_name: str | None) -> str:
-        """Who writes, as a fact records it: a session's agent, else the key's name."""
-        return session_agent or key_name or ""
-
     async def add(self, content: str, source_agent: str, ttl_seconds: int | None,
                   vector: bytes, written_by: str = "") -> Fact:
         """A new fact in `source_agent`'s name, unless that agent has its most live facts
