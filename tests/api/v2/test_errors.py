@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from types import SimpleNamespace
 
 import pytest
 import redis
@@ -15,7 +14,7 @@ from starlette.requests import Request
 from memanto_redis.api.errors import redis_down
 from memanto_redis.shared.infra import keys
 from tests.conftest import new_agent
-from tests.support import ADMIN, memanto_importable
+from tests.support import ADMIN
 
 
 def _answer_to(path: str) -> tuple[int, dict[str, object], str | None]:
@@ -47,15 +46,6 @@ MEMANTO_NAMES = {"ValidationError", "AuthenticationError", "AuthorizationError",
                  "SessionExpired", "SessionNotFound", "InvalidSessionToken", "AgentNotFound",
                  "AgentAlreadyExists", "NotFound", "Conflict", "RateLimited",
                  "ServiceUnavailable", "InternalServerError"}
-
-
-@pytest.fixture(scope="module")
-def memanto_validation(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
-    """MEMANTO's own CostGuard (installed by the Makefile, as for test_memanto_contract)."""
-    with memanto_importable(tmp_path_factory.mktemp("memanto-home")):
-        from fastapi import HTTPException
-        from memanto.app.utils.validation import CostGuard
-    return SimpleNamespace(CostGuard=CostGuard, HTTPException=HTTPException)
 
 
 def _envelope(reply, status: int, error: str) -> str:
@@ -145,10 +135,10 @@ def test_unknown_presets_and_files_are_memanto_bare_messages(client, agent, r):
     assert r.xlen(keys.INGEST_STREAM) == before
 
 
-def test_limits_are_flat_as_memanto_costguard(client, agent, memanto_validation):
+def test_limits_are_flat_as_memanto_costguard(client, agent, memanto):
     base = f"/api/v2/agents/{agent.agent_id}"
     h = agent.headers
-    guard = memanto_validation.CostGuard
+    guard = memanto.CostGuard
     memory_id = client.post(f"{base}/remember", headers=h,
                             json={"content": "Budget is 10k"}).json()["memory_id"]
     long_text = lambda: guard.validate_text_length("x" * 10_001, "Memory content")  # noqa: E731
@@ -159,7 +149,7 @@ def test_limits_are_flat_as_memanto_costguard(client, agent, memanto_validation)
             (f"memories/{memory_id}", {"content": "x" * 10_001}, long_text)):
         send = client.patch if path.startswith("memories") else client.post
         ours = send(f"{base}/{path}", headers=h, json=body)
-        with pytest.raises(memanto_validation.HTTPException) as theirs:
+        with pytest.raises(memanto.HTTPException) as theirs:
             check()
         assert (ours.status_code, ours.json()) == (theirs.value.status_code,
                                                    {"detail": theirs.value.detail})

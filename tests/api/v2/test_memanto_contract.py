@@ -2,25 +2,13 @@
 (None fields included, as they serialise), answers parsed with its response models.
 
 The real package is installed beside the venv by the Makefile
-(`.venv/memanto-0.2.30`, without its dependencies or console script)."""
+(`.venv/memanto-0.2.30`, without its dependencies or console script), imported by the
+`memanto` fixture of tests/api/v2/conftest.py."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
-import pytest
-
 from tests.conftest import new_agent
-from tests.support import ADMIN, memanto_importable
-
-
-@pytest.fixture(scope="module")
-def memanto(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
-    with memanto_importable(tmp_path_factory.mktemp("memanto-home")):
-        import memanto.app.models as models
-        import memanto.app.models.session as session
-        import memanto.app.routes.memory as routes
-    return SimpleNamespace(m=models, s=session, r=routes)
+from tests.support import ADMIN
 
 
 def _body(model: object) -> dict:

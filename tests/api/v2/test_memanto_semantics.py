@@ -10,7 +10,6 @@ import time
 import jwt
 
 from memanto_redis.shared.infra import keys
-from tests.api.v2.test_memanto_contract import memanto  # noqa: F401 (a fixture)
 from tests.conftest import ADMIN, new_agent, unique
 from tests.support import ADMIN_KEY, JWT_SECRET, new_api_key
 
@@ -70,7 +69,7 @@ def test_a_lapsed_session_is_recreated_only_for_a_key_that_may_activate_it(clien
 
 # -- AgentInfo, listing, AgentCreate ------------------------------------------------------
 
-def test_agent_info_counts_sessions_and_says_when_the_last_began(client, memanto):  # noqa: F811
+def test_agent_info_counts_sessions_and_says_when_the_last_began(client, memanto):
     agent = new_agent(client, "count")
     first = client.get(f"/api/v2/agents/{agent.agent_id}", headers=ADMIN).json()
     second = client.post(f"/api/v2/agents/{agent.agent_id}/activate", headers=ADMIN).json()
@@ -104,7 +103,7 @@ def test_create_ignores_unknown_fields_and_reads_null_as_absent(client, r):
 
 # -- sessions carry the agent's pattern ---------------------------------------------------
 
-def test_session_answers_carry_the_agents_pattern(client, memanto):  # noqa: F811
+def test_session_answers_carry_the_agents_pattern(client, memanto):
     agent_id = unique("pattern")
     client.post("/api/v2/agents", json={"agent_id": agent_id, "pattern": "project"},
                 headers=ADMIN)
