@@ -64,6 +64,9 @@ STATUS: dict[type[MemantoError], int] = {
 }
 
 
+# MEMANTO's dialect, whose errors take MEMANTO's shapes (api/v2/errors.py).
+V2_PREFIX = "/api/v2/"
+
 # A Busy error's reason in memanto_http_rejections_total; any other Busy is the backlog's.
 BUSY_REASONS = {"ModelLoading": "model_loading", "InboxBusy": "inbox_waiters",
                 "EmbeddingsUnavailable": "embeddings_unavailable"}
@@ -96,13 +99,20 @@ async def memanto_error(request: Request, exc: Exception) -> JSONResponse:
         request.scope[REJECTED] = BUSY_REASONS.get(type(exc).__name__, "backlog")
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
-    if request.url.path.startswith("/api/v2/"):
-        # MEMANTO's dialect answers in MEMANTO's envelope (imported here: it reads bodies
-        # through api/body.py, which needs this module).
-        from memanto_redis.api.v2 import errors as v2_errors
-        status, body = v2_errors.answer(
-            exc, status, has_body=request.method not in ("GET", "HEAD", "DELETE"))
+    status, body = _in_dialect(request, exc, status, body)
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _in_dialect(request: Request, exc: MemantoError, status: int, body: dict[str, object]
+                ) -> tuple[int, dict[str, object]]:
+    """The answer as the request's dialect shapes it: MEMANTO's envelope on /api/v2
+    (imported here: it reads bodies through api/body.py, which needs this module)."""
+    if not request.url.path.startswith(V2_PREFIX):
+        return status, body
+    from memanto_redis.api.v2 import errors as v2_errors
+
+    return v2_errors.answer(exc, status,
+                            has_body=request.method not in ("GET", "HEAD", "DELETE"))
 
 
 async def http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -114,10 +124,7 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
 async def redis_down(request: Request, exc: Exception) -> JSONResponse:
     log.error("Redis unavailable: %s", exc)
     message = "storage is unavailable; retry shortly"
-    status, body = 503, {"detail": message}
-    if request.url.path.startswith("/api/v2/"):
-        from memanto_redis.api.v2 import errors as v2_errors
-        status, body = v2_errors.answer(Unavailable(message), status)
+    status, body = _in_dialect(request, Unavailable(message), 503, {"detail": message})
     return JSONResponse(body, status_code=status, headers={"Retry-After": "5"})
 
 

@@ -28,6 +28,7 @@ from memanto_redis.api.agent_memory import models as seed003
 from memanto_redis.api.agent_memory.memory import STM_DEFAULT_LIMIT, STM_MAX_LIMIT
 from memanto_redis.api.agent_memory.swarm import LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT
 from memanto_redis.api.agno import models as agno
+from memanto_redis.api.errors import V2_PREFIX
 from memanto_redis.api.query import MAX_HOURS
 from memanto_redis.api.v2 import files as v2_files
 from memanto_redis.api.v2 import models as v2
@@ -167,7 +168,6 @@ V2_ERRORS = ERRORS | {
          "MEMANTO_MAX_BODY_BYTES (request_too_large)",
     422: "invalid input, or a body that is not JSON: `detail` lists each field at fault",
 }
-V2_PREFIX = "/api/v2/"
 
 
 @dataclass(frozen=True)

@@ -47,8 +47,6 @@ from memanto_redis.shared.memory.rules import MAX_CONTENT
 
 M = TypeVar("M", bound=BaseModel)
 
-PREFIX = "/api/v2/"
-
 # MEMANTO's texts for its bare-string refusals (routes/auth_deps.py).
 MISSING_TOKEN = "Missing session token. Use X-Session-Token header."
 # MEMANTO's own says "either a loopback client or ...": this server trusts no caller by its
