@@ -207,7 +207,7 @@ def small(settings, vectorizer):
     """The service with a 4 KB upload limit and at most 3 chunks a file."""
     from memanto_redis.api.app import create_app
 
-    limited = settings.model_copy(update={"max_upload_bytes": 4096, "max_upload_chunks": 3})
+    limited = settings.varied(max_upload_bytes=4096, max_upload_chunks=3)
     with TestClient(create_app(limited, vectorizer)) as test_client:
         yield test_client
 
