@@ -5,8 +5,6 @@ Every route takes an API key, or the agent's own session token.
 
 from __future__ import annotations
 
-import time
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -17,7 +15,6 @@ from memanto_redis.api.auth import agent_access, services
 from memanto_redis.api.body import parse
 from memanto_redis.api.query import bounded, whole
 from memanto_redis.shared.errors import InvalidInput
-from memanto_redis.shared.schedule import fire_rate
 from memanto_redis.shared.schedule.inbox import MAX_COUNT, MAX_WAIT, STREAM_ID_RE
 
 
@@ -33,11 +30,9 @@ async def create_schedule(request: Request) -> JSONResponse:
     caller = await agent_access(request, agent_id)
     svc = services(request)
     body = await parse(request, ScheduleIn, svc.settings.max_body_bytes)
-    if caller.claims is not None:
-        fire_rate.check(body.cron, body.timezone, time.time(),
-                        svc.settings.schedule_min_interval)
     schedule = await svc.schedules.create(agent_id, body.name, body.cron, body.prompt,
-                                          body.timezone, body.webhook_url)
+                                          body.timezone, body.webhook_url,
+                                          by_session=caller.claims is not None)
     return JSONResponse(answers.schedule(schedule), status_code=201)
 
 

@@ -11,7 +11,6 @@ The core calls run in the web process (the Streamable HTTP transport); the stdio
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
@@ -31,7 +30,6 @@ from memanto_redis.shared.errors import Forbidden, InvalidInput, NotFound
 from memanto_redis.shared.infra.times import iso, parse_time
 from memanto_redis.shared.memory import temporal
 from memanto_redis.shared.memory.fields import Body
-from memanto_redis.shared.schedule import fire_rate
 
 A = TypeVar("A", bound=Body)
 Answer = dict[str, Any]
@@ -258,12 +256,10 @@ async def inbox_read(call: Call, args: a.InboxArgs) -> Answer:
 
 async def schedule_create(call: Call, args: a.ScheduleCreateArgs) -> Answer:
     agent_id = await call.agent(args.agent_id)
-    if call.caller.claims is not None:
-        fire_rate.check(args.cron, args.timezone, time.time(),
-                        call.services.settings.schedule_min_interval)
     schedule = await call.services.schedules.create(agent_id, args.name, args.cron,
                                                     args.prompt, args.timezone,
-                                                    args.webhook_url)
+                                                    args.webhook_url,
+                                                    by_session=call.caller.claims is not None)
     return seed003.schedule(schedule)
 
 

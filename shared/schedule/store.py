@@ -22,7 +22,7 @@ from redis.exceptions import WatchError
 from memanto_redis.shared.errors import Conflict, InvalidInput, NotFound
 from memanto_redis.shared.infra import keys, scripts
 from memanto_redis.shared.infra.replies import text, text_fields
-from memanto_redis.shared.schedule import cron, egress
+from memanto_redis.shared.schedule import cron, egress, fire_rate
 
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 MAX_PROMPT = 10_000
@@ -143,21 +143,27 @@ class ScheduleStore:
     """Schedules in Redis; takes an asyncio Redis client."""
 
     def __init__(self, redis: Redis, max_schedules: int = 100,
-                 webhook_allow: egress.Allow | None = None) -> None:
+                 webhook_allow: egress.Allow | None = None, min_interval: int = 0) -> None:
         self.redis = redis
         self.max_schedules = max_schedules
         self.webhook_allow = webhook_allow or egress.Allow()
+        # The least interval a schedule made by an agent's own session may fire at (0: any).
+        self.min_interval = min_interval
         self._create = redis.register_script(scripts.CREATE_SCHEDULE)
 
     async def create(self, agent_id: str, name: str, cron_expr: str, prompt: str,
-                     timezone: str = "UTC", webhook_url: str | None = None) -> Schedule:
-        """The new schedule, with its webhook secret when it has a webhook."""
+                     timezone: str = "UTC", webhook_url: str | None = None,
+                     by_session: bool = False) -> Schedule:
+        """The new schedule, with its webhook secret when it has a webhook. Made by an
+        agent's session (`by_session`), it may not fire faster than `min_interval`."""
         now = time.time()
         try:
             next_run = cron.next_slot(cron_expr, timezone, now)
         except ValueError as exc:
             raise InvalidInput(f"invalid request: cron: {exc}", [
                 {"field": "cron", "message": str(exc), "type": "value_error"}]) from None
+        if by_session:
+            fire_rate.check(cron_expr, timezone, now, self.min_interval)
         if webhook_url:
             # A first, early answer for a plainly internal address; the real guard is the
             # check when it is sent (a name may resolve anywhere by then).
