@@ -6,6 +6,8 @@ processes without being about them."""
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -82,6 +84,39 @@ def _fresh_stream(redis_url):
     client = redis.Redis.from_url(redis_url)
     client.delete(keys.INGEST_STREAM, keys.DEAD_LETTER_STREAM, keys.INGEST_ERRORS)
     client.close()
+
+
+@dataclass
+class OwnRedis:
+    """An embedded Redis of the test's own, which it may kill and start again."""
+
+    port: int
+    data: Path
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = start_redis(self.port, self.data)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        stop(self.proc, signal.SIGKILL)
+
+
+@pytest.fixture
+def own_redis(tmp_path) -> Iterator[OwnRedis]:
+    """An embedded Redis for this test alone (its data in `tmp_path`), running when the
+    test starts and stopped after it."""
+    server = OwnRedis(free_port(), tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        if server.proc is not None:
+            stop(server.proc)
 
 
 @dataclass(frozen=True)

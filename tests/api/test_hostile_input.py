@@ -123,34 +123,26 @@ def test_search_content_with_natural_questions_keeps_redis_up(client, r):
         assert r.ping()
 
 
-def test_losing_redis_answers_503_on_search_routes_too(settings, vectorizer, tmp_path):
+def test_losing_redis_answers_503_on_search_routes_too(settings, vectorizer, own_redis):
     """RedisVL wraps the client's connection errors in its own: those are 503s as well."""
-    import signal
-
     from starlette.testclient import TestClient
 
     from memanto_redis.api.app import create_app
-    from tests.support import free_port, start_redis, stop
 
-    port = free_port()
-    server = start_redis(port, tmp_path)
-    own = settings.varied(redis_url=f"redis://127.0.0.1:{port}/0")
-    try:
-        with TestClient(create_app(own, vectorizer)) as app:
-            agent = new_agent(app)
-            stop(server, signal.SIGKILL)
-            for method, path, body in (
-                    ("GET", "/memories?search_content=anything", None),
-                    ("GET", "/memories", None),
-                    ("GET", "/api/swarm/facts", None),
-                    ("POST", "/api/swarm/search", {"query": "anything"}),
-                    ("POST", AGENT.format(agent.agent_id) + "/recall", {"query": "x"})):
-                headers = agent.headers if "recall" in path else ADMIN
-                reply = app.request(method, path, json=body, headers=headers)
-                assert reply.status_code == 503, (path, reply.text)
-                assert reply.headers["Retry-After"]
-    finally:
-        stop(server, signal.SIGKILL)
+    own = settings.varied(redis_url=own_redis.url)
+    with TestClient(create_app(own, vectorizer)) as app:
+        agent = new_agent(app)
+        own_redis.kill()
+        for method, path, body in (
+                ("GET", "/memories?search_content=anything", None),
+                ("GET", "/memories", None),
+                ("GET", "/api/swarm/facts", None),
+                ("POST", "/api/swarm/search", {"query": "anything"}),
+                ("POST", AGENT.format(agent.agent_id) + "/recall", {"query": "x"})):
+            headers = agent.headers if "recall" in path else ADMIN
+            reply = app.request(method, path, json=body, headers=headers)
+            assert reply.status_code == 503, (path, reply.text)
+            assert reply.headers["Retry-After"]
 
 
 def test_fuzzer_findings_answer_4xx_or_work(client, r):

@@ -21,7 +21,7 @@ from memanto_redis.shared.schedule.leader import Leadership
 from memanto_redis.workers import policy_sweep
 from memanto_redis.workers.scheduler import Nightly
 from tests.conftest import ADMIN, new_agent
-from tests.support import free_port, import_indexed, start_redis, stop
+from tests.support import import_indexed
 
 DAY = 86_400
 
@@ -147,13 +147,8 @@ def test_sweeps_page_through_many_memories_and_purge_after_the_window(client, in
     assert r.exists(keys.memory(agent.agent_id, keep[0]))
 
 
-def test_a_new_deployment_has_nothing_to_sweep(tmp_path, settings):
+def test_a_new_deployment_has_nothing_to_sweep(own_redis, settings):
     """The first start queues the day's sweep at once (its time has passed), before any
     web process made the index: with no policy set, the job ends quietly."""
-    port = free_port()
-    server = start_redis(port, tmp_path)
-    try:
-        fresh = settings.varied(redis_url=f"redis://127.0.0.1:{port}/0")
-        assert asyncio.run(policy_sweep.sweep(fresh, time.time())) == {}
-    finally:
-        stop(server)
+    fresh = settings.varied(redis_url=own_redis.url)
+    assert asyncio.run(policy_sweep.sweep(fresh, time.time())) == {}

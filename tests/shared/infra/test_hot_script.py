@@ -6,12 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 import ssl
-import subprocess
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 import redis
@@ -19,36 +15,9 @@ import redis.asyncio as aredis
 
 from memanto_redis.shared.infra.connection import client_options
 from memanto_redis.shared.infra.hot_script import HotScript
-from tests.support import certificate, free_port, start_redis, stop
+from tests.support import certificate
 
 SCRIPT = "return redis.call('INCR', KEYS[1])"
-
-
-@dataclass
-class OwnRedis:
-    """An embedded Redis of the test's own, which it may kill and start again."""
-
-    port: int
-    data: Path
-    proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.proc = start_redis(self.port, self.data)
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        stop(self.proc, signal.SIGKILL)
-
-
-@pytest.fixture
-def own_redis(tmp_path) -> Iterator[OwnRedis]:
-    server = OwnRedis(free_port(), tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        if server.proc is not None:
-            stop(server.proc)
 
 
 @contextlib.asynccontextmanager
