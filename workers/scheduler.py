@@ -87,7 +87,7 @@ class Clock:
         with self.redis.pipeline() as pipe:
             try:
                 pipe.watch(key, keys.SCHEDULER_LEADER)
-                if self.leader and pipe.get(keys.SCHEDULER_LEADER) != self.leader.token.encode():
+                if self.leader and not self.leader.holds_lock(pipe):
                     return False
                 expression, timezone, next_run = pipe.hmget(key, "cron", "timezone", "next_run")
                 if next_run is None or expression is None or timezone is None:
@@ -182,7 +182,7 @@ class Nightly:
         with self.redis.pipeline() as pipe:
             try:
                 pipe.watch(marker, keys.SCHEDULER_LEADER)
-                if self.leader and pipe.get(keys.SCHEDULER_LEADER) != self.leader.token.encode():
+                if self.leader and not self.leader.holds_lock(pipe):
                     return False
                 if pipe.exists(marker):
                     self._queued_day = day
@@ -240,8 +240,7 @@ def main(settings: Settings) -> None:
     clock = Clock(client, Queue(keys.JOBS_QUEUE, connection=client), leader,
                   runs_kept=settings.schedule_runs_kept, tally=tally)
     beat = Heartbeat(client, "scheduler", leader.token, settings.heartbeat_seconds,
-                     info=lambda: {"leading": client.get(keys.SCHEDULER_LEADER)
-                                   == leader.token.encode()},
+                     info=lambda: {"leading": leader.holds_lock(client)},
                      flush=tally.flush).start()
     log.info("scheduler %s up (lock %d ms); waiting to lead", leader.token,
              settings.scheduler_lock_ms)

@@ -15,6 +15,7 @@ import time
 import uuid
 
 from redis import Redis
+from redis.client import Pipeline
 
 from memanto_redis.shared.infra import scripts
 
@@ -50,6 +51,11 @@ class Leadership:
             self.leading, self._renewed = True, now
             log.info("leading as %s", self.token)
         return self.leading
+
+    def holds_lock(self, reader: Redis | Pipeline) -> bool:
+        """Whether the lock holds this process's token now, read through `reader` (a
+        pipeline that WATCHes the lock makes a transaction depend on it)."""
+        return bool(reader.get(self.key) == self.token.encode())
 
     def release(self) -> None:
         if self.leading:
