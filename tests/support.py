@@ -32,7 +32,7 @@ from memanto_redis.shared.infra import keys
 __all__ = ["ADMIN", "ADMIN_KEY", "CLI", "JOBS_WORKER", "JWT_SECRET", "MEMANTO", "ROOT", "WORKER",
            "add_schedule", "free_port", "make_key", "memanto_in_process", "memanto_process",
            "memories_indexed", "new_api_key", "service_env", "start_redis", "start_web",
-           "start_worker", "stop", "unique", "wait_until", "worker_ready"]
+           "start_worker", "stop", "unique", "versions_held", "wait_until", "worker_ready"]
 
 ROOT = Path(__file__).resolve().parent.parent
 JOBS_WORKER = "memanto_redis.workers.jobs.JobsWorker"
@@ -103,6 +103,11 @@ def new_api_key(client: Any, **scope: Any) -> str:
 def make_key(client: Any, **scope: Any) -> dict[str, str]:
     """A new API key of this scope, as its Bearer header."""
     return {"Authorization": f"Bearer {new_api_key(client, **scope)}"}
+
+
+def versions_held(r: redis.Redis, agent_id: str, memory_id: str, upto: int = 20) -> list[int]:
+    """Which of a memory's versions numbered below `upto` are archived in Redis."""
+    return [n for n in range(1, upto) if r.exists(keys.version(agent_id, memory_id, n))]
 
 
 def add_schedule(client: Any, r: redis.Redis, agent_id: str, name: str, cron: str,

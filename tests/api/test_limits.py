@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 from memanto_redis.api.app import create_app
 from memanto_redis.shared.infra import keys
 from tests.conftest import ADMIN, new_agent
-from tests.support import new_api_key
+from tests.support import new_api_key, versions_held
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +87,7 @@ def test_versions_kept_per_memory(capped, r):
                              json={"title": f"title {n}"}, headers=agent.headers)
         assert reply.status_code == 200, reply.text
     # Version 5 is current; of the archived 1-4, the newest two are kept.
-    held = [n for n in range(1, 5) if r.exists(keys.version(agent.agent_id, memory_id, n))]
-    assert held == [3, 4]
+    assert versions_held(r, agent.agent_id, memory_id, upto=5) == [3, 4]
     members = r.smembers(keys.version_keys(agent.agent_id))
     assert keys.version(agent.agent_id, memory_id, 1).encode() not in members
     history = capped.get(f"/api/v2/agents/{agent.agent_id}/memories/{memory_id}/history",

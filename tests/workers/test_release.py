@@ -10,7 +10,7 @@ import sys
 
 from memanto_redis.shared.infra import keys
 from tests.conftest import new_agent
-from tests.support import ROOT, free_port, service_env
+from tests.support import ROOT, free_port, service_env, versions_held
 
 RELEASE = [sys.executable, "-m", "memanto_redis.workers.release"]
 
@@ -49,15 +49,14 @@ def test_release_trims_versions_beyond_a_lowered_window(redis_url, r, client):
 
     busy, quiet = changed(agent, 5), changed(other, 2)  # versions 1-5 and 1-2 archived
 
-    def held(who, memory_id: str) -> list[int]:
-        return [n for n in range(1, 7) if r.exists(keys.version(who.agent_id, memory_id, n))]
-
-    assert (held(agent, busy), held(other, quiet)) == ([1, 2, 3, 4, 5], [1, 2])
+    assert (versions_held(r, agent.agent_id, busy, upto=7),
+            versions_held(r, other.agent_id, quiet, upto=7)) == ([1, 2, 3, 4, 5], [1, 2])
     r.set(keys.VERSIONS_WINDOW, 100)  # as after releases under the default window
     done = subprocess.run(RELEASE, cwd=ROOT, capture_output=True, text=True, timeout=120,
                           env=service_env(redis_url, MEMANTO_VERSIONS_KEPT="2"))
     assert done.returncode == 0, done.stderr
-    assert (held(agent, busy), held(other, quiet)) == ([4, 5], [1, 2])
+    assert (versions_held(r, agent.agent_id, busy, upto=7),
+            versions_held(r, other.agent_id, quiet, upto=7)) == ([4, 5], [1, 2])
     assert r.smembers(keys.version_keys(agent.agent_id)) == {
         keys.version(agent.agent_id, busy, n).encode() for n in (4, 5)}
     history = client.get(f"/api/v2/agents/{agent.agent_id}/memories/{busy}/history",
