@@ -148,7 +148,6 @@ class Delivery:
         self._deliver = redis.register_script(scripts.DELIVER_PROMPT)
         self._stm_append = redis.register_script(scripts.STM_APPEND)
         self._attempt = redis.register_script(scripts.RECORD_WEBHOOK_ATTEMPT)
-        self.allow = egress.Allow.parse(settings.webhook_allow)
 
     def deliver(self, agent_id: str, name: str, scheduled_for: int) -> str:
         run = keys.schedule_run(agent_id, name, scheduled_for)
@@ -221,7 +220,7 @@ class Delivery:
         headers = webhooks.headers(secret.decode(), raw, delivery, int(attempts or 0) + 1)
         # Sent only to an address the policy admits, the one it checked (egress.py).
         attempt = egress.post(url.decode(), raw, headers, self.settings.webhook_timeout,
-                              self.allow)
+                              egress.Allow.parse(self.settings.webhook_allow))
         error = attempt.error
         final = final or attempt.final
         now = repr(time.time())
