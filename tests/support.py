@@ -11,6 +11,7 @@ import contextlib
 import io
 import os
 import re
+import ssl
 import subprocess
 import sys
 import threading
@@ -174,9 +175,13 @@ def problem(reply: Any) -> str:
 
 
 @contextlib.contextmanager
-def loopback_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[ThreadingHTTPServer]:
-    """An HTTP server on a free loopback port, serving in a thread while the block runs."""
+def loopback_http(handler: type[BaseHTTPRequestHandler],
+                  tls: ssl.SSLContext | None = None) -> Iterator[ThreadingHTTPServer]:
+    """An HTTP server on a free loopback port, serving in a thread while the block runs;
+    HTTPS when given a server-side `tls` context (its socket wrapped before serving)."""
     server = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield server

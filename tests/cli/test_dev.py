@@ -13,10 +13,9 @@ import shutil
 import signal
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
@@ -33,7 +32,16 @@ from memanto_redis.cli.supervisor import (
     expand,
     read_procfile,
 )
-from tests.support import ADMIN_KEY, CLI, JWT_SECRET, ROOT, free_port, stop, wait_until
+from tests.support import (
+    ADMIN_KEY,
+    CLI,
+    JWT_SECRET,
+    ROOT,
+    free_port,
+    loopback_http,
+    stop,
+    wait_until,
+)
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 STARTED = re.compile(r"(\w+) started \(pid (\d+)\)")
@@ -294,9 +302,7 @@ class Flaky(BaseHTTPRequestHandler):
 def test_every_process_takes_up_its_work_after_redis_restarts(dev, agent):
     agent_id, auth = agent
     before = {name: dev.pid(name) for name in ("web", "worker", "scheduler", "jobs")}
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Flaky)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with loopback_http(Flaky) as server:
         remember_and_wait(dev, agent, "written before Redis is killed")
         time.sleep(1.2)  # appendfsync everysec
         os.kill(dev.pid("redis"), signal.SIGKILL)
@@ -325,9 +331,6 @@ def test_every_process_takes_up_its_work_after_redis_restarts(dev, agent):
         print(f"\nafter Redis came back: remember indexed in {took:.1f} s, webhook retried "
               f"{time.monotonic() - back:.1f} s after")
         dev.http.delete(f"/api/agents/{agent_id}/schedules/tick", headers=ADMIN)
-    finally:
-        server.shutdown()
-        server.server_close()
     # They reconnected: none of them was restarted.
     for name in ("web", "worker", "scheduler"):
         assert dev.pid(name) == before[name], (name, dev.text()[-4000:])

@@ -8,14 +8,12 @@ from __future__ import annotations
 import ipaddress
 import socket
 import ssl
-import threading
-from http.server import ThreadingHTTPServer
 
 import pytest
 
 from memanto_redis.shared.schedule import egress
 from memanto_redis.shared.schedule.egress import Allow, choose, internal, literal
-from tests.support import WebhookReceiver, certificate, free_port
+from tests.support import WebhookReceiver, certificate, free_port, loopback_http
 
 LOOPBACK = Allow.parse(["127.0.0.1"])
 
@@ -167,15 +165,12 @@ def test_https_to_the_checked_address_verifies_the_name(tmp_path):
     names: list[str | None] = []
     served.sni_callback = lambda sock, server_name, context: names.append(server_name)
     WebhookReceiver.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), WebhookReceiver)
-    server.socket = served.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     trusting = ssl.create_default_context(cadata=cert.decode())
 
     def resolver(host: str, port: int) -> list[egress.AddrInfo]:
         return [info("127.0.0.1", port)]
 
-    try:
+    with loopback_http(WebhookReceiver, tls=served) as server:
         url = f"https://{name}:{server.server_port}/ok"
         assert egress.post(url, b"{}", {}, 5, LOOPBACK, resolver, trusting) == egress.Attempt(
             200, None)
@@ -186,6 +181,3 @@ def test_https_to_the_checked_address_verifies_the_name(tmp_path):
         assert egress.post(other, b"{}", {}, 5, LOOPBACK, resolver, trusting) == egress.Attempt(
             None, egress.CONNECT_ERROR)
         assert len(WebhookReceiver.seen) == 1
-    finally:
-        server.shutdown()
-        server.server_close()
