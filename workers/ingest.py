@@ -20,7 +20,7 @@ from memanto_redis.shared.infra.embeddings import check_model, make_vectorizer
 from memanto_redis.shared.infra.heartbeat import Heartbeat
 from memanto_redis.shared.infra.remote_embeddings import EmbeddingsUnavailable
 from memanto_redis.shared.infra.settings import Settings
-from memanto_redis.shared.memory.ingest import Entry, Indexer
+from memanto_redis.shared.memory.ingest import Entry, Indexer, wait
 from memanto_redis.shared.memory.schema import ensure_index
 from memanto_redis.workers.process import StopFlag, run_main
 
@@ -82,10 +82,7 @@ def vectorizer(settings: Settings, stop: StopFlag) -> Any:
             return make_vectorizer(settings)
         except EmbeddingsUnavailable as exc:
             log.warning("%s; asking again in 2 s", exc)
-            for _ in range(20):
-                if stop():
-                    break
-                time.sleep(0.1)
+            wait(2.0, stop)
     return None
 
 

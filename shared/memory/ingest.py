@@ -71,6 +71,13 @@ def flat(fields: Mapping[Any, Any]) -> list[Any]:
     return [item for pair in fields.items() for item in pair]
 
 
+def wait(seconds: float, should_stop: Callable[[], bool]) -> None:
+    """Sleep `seconds`, or less once told to stop (looked at every 50 ms)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not should_stop():
+        time.sleep(0.05)
+
+
 def consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
@@ -240,9 +247,7 @@ class Indexer:
                             pause)
                 self.redis.xclaim(keys.INGEST_STREAM, keys.INGEST_GROUP, self.consumer, 0,
                                   [entry.entry_id for entry, _ in entries], justid=True)
-                deadline = time.monotonic() + pause
-                while time.monotonic() < deadline and not self._should_stop():
-                    time.sleep(0.05)
+                wait(pause, self._should_stop)
                 pause = min(pause * 2, 2.0)
 
     def drop_stale(self, entries: list[Decoded]) -> list[Decoded]:
