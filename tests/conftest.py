@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 from rq import Queue
@@ -182,7 +183,9 @@ class Agent:
         return {"X-Session-Token": self.token}
 
 
-def new_agent(client: TestClient, prefix: str = "agent", **activate) -> Agent:
+def new_agent(client: httpx.Client, prefix: str = "agent", **activate) -> Agent:
+    """A new agent (named `prefix-XXXXXXXX`) made and activated with the admin key, through
+    `client`: the app's TestClient or an httpx.Client of a served process."""
     agent_id = unique(prefix)
     assert client.post("/api/v2/agents", json={"agent_id": agent_id},
                        headers=ADMIN).status_code == 201

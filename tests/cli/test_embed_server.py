@@ -27,8 +27,8 @@ from memanto_redis.shared.infra.remote_embeddings import (
     RemoteVectorizer,
 )
 from memanto_redis.shared.infra.settings import Settings
+from tests.conftest import new_agent
 from tests.support import (
-    ADMIN,
     ROOT,
     free_port,
     service_env,
@@ -96,21 +96,19 @@ def torchless(tmp_path_factory, embed_port):
 def test_web_and_worker_without_torch_embed_through_the_service(torchless, request):
     url, imported, root = torchless
     with httpx.Client(base_url=url, timeout=10) as http:
-        assert http.post("/api/v2/agents", json={"agent_id": "remote"},
-                         headers=ADMIN).status_code == 201
-        token = http.post("/api/v2/agents/remote/activate", json={},
-                          headers=ADMIN).json()["session_token"]
-        agent = {"X-Session-Token": token}
+        remote = new_agent(http, "remote")
+        base = f"/api/v2/agents/{remote.agent_id}"
+        agent = remote.headers
         # The service is away: the door still queues, /ready and recall say why.
-        remembered = http.post("/api/v2/agents/remote/remember", headers=agent, json={
+        remembered = http.post(f"{base}/remember", headers=agent, json={
             "content": "Dana's cat is called Miso and hates the vacuum cleaner"})
         assert remembered.status_code == 200, remembered.text
-        other = http.post("/api/v2/agents/remote/remember", headers=agent, json={
+        other = http.post(f"{base}/remember", headers=agent, json={
             "content": "The quarterly budget review moved to Thursday"}).json()["memory_id"]
         ready = http.get("/ready")
         assert ready.status_code == 503
         assert "embedding service at http://127.0.0.1" in ready.json()["detail"]
-        early = http.post("/api/v2/agents/remote/recall", headers=agent,
+        early = http.post(f"{base}/recall", headers=agent,
                           json={"query": "pets", "search_mode": "semantic"})
         assert early.status_code == 503 and early.headers["Retry-After"] == "2"
         wait_until(lambda: "holding" in (root / "worker.log").read_text(), 10, 0.1,
@@ -120,13 +118,13 @@ def test_web_and_worker_without_torch_embed_through_the_service(torchless, reque
         ids = [remembered.json()["memory_id"], other]
 
         def indexed() -> bool:
-            return all(http.get(f"/api/v2/agents/remote/memories/{memory_id}",
+            return all(http.get(f"{base}/memories/{memory_id}",
                                 headers=agent).json()["status"] == "indexed"
                        for memory_id in ids)
 
         wait_until(indexed, 30, 0.1, what="indexing")
         wait_until(lambda: http.get("/ready").status_code == 200, 10, 0.2, what="/ready")
-        found = http.post("/api/v2/agents/remote/recall", headers=agent,
+        found = http.post(f"{base}/recall", headers=agent,
                           json={"query": "which pet does Dana have?",
                                 "search_mode": "semantic", "limit": 2}).json()
         assert found["memories"][0]["memory_id"] == ids[0], found

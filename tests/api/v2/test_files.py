@@ -20,7 +20,7 @@ from memanto_redis.shared.memory import files
 from memanto_redis.shared.memory.rules import namespace
 from tests.conftest import new_agent
 from tests.shared.memory.test_files import SAMPLES, pdf_bytes
-from tests.support import ADMIN_KEY, unique, wait_until
+from tests.support import wait_until
 
 
 class UploadFileResponse(BaseModel):
@@ -296,24 +296,20 @@ def test_a_file_slow_to_read_is_stopped_at_the_time_limit(hurried, r):
 def test_a_served_web_process_reads_uploads_in_its_reader_processes(live):
     """Through a real uvicorn web process and ingest worker: the reader processes start
     under the server, a PDF and a docx become memories, and recall finds them."""
-    agent_id = unique("upload-live")
-    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
-    assert httpx.post(f"{live.url}/api/v2/agents", json={"agent_id": agent_id},
-                      headers=admin).status_code == 201
-    token = httpx.post(f"{live.url}/api/v2/agents/{agent_id}/activate", json={},
-                       headers=admin).json()["session_token"]
-    headers = {"X-Session-Token": token}
-    for kind in (".pdf", ".docx"):
-        data, phrases = SAMPLES[kind]
-        reply = httpx.post(f"{live.url}/api/v2/agents/{agent_id}/upload-file",
-                           files={"file": (f"live{kind}", data)}, headers=headers, timeout=60)
-        assert reply.status_code == 200, reply.text
-        first = next(iter(phrases))
+    with httpx.Client(base_url=live.url, timeout=60) as http:
+        agent = new_agent(http, "upload-live")
+        for kind in (".pdf", ".docx"):
+            data, phrases = SAMPLES[kind]
+            reply = http.post(f"/api/v2/agents/{agent.agent_id}/upload-file",
+                              files={"file": (f"live{kind}", data)}, headers=agent.headers)
+            assert reply.status_code == 200, reply.text
+            first = next(iter(phrases))
 
-        def found(first=first) -> bool:
-            reply = httpx.post(f"{live.url}/api/v2/agents/{agent_id}/recall", headers=headers,
-                               json={"query": first, "limit": 3}, timeout=30)
-            return reply.status_code == 200 and any(
-                first in m["content"] for m in reply.json()["memories"])
+            def found(first=first) -> bool:
+                reply = http.post(f"/api/v2/agents/{agent.agent_id}/recall",
+                                  headers=agent.headers, json={"query": first, "limit": 3},
+                                  timeout=30)
+                return reply.status_code == 200 and any(
+                    first in m["content"] for m in reply.json()["memories"])
 
-        wait_until(found, 60, 0.2, what=f"the {kind} upload recalled")
+            wait_until(found, 60, 0.2, what=f"the {kind} upload recalled")
