@@ -90,3 +90,20 @@ def test_every_error_shape_reads_as_one_line(web):
     with pytest.raises(ApiError) as plain:
         memanto.request("GET", f"/api/agents/{agent_id}/memory/ltm/nope")
     assert plain.value.status == 404 and "nope" in plain.value.detail
+
+
+def test_the_iterators_follow_every_page(web):
+    """iter_all, iter_history and iter_memory_index walk the cursors page by page (one
+    item a page here) and yield everything once, in the server's order."""
+    memanto = Memanto(web, api_key=ADMIN_KEY)
+    agent_id = f"client-pages-{uuid.uuid4().hex[:8]}"
+    memanto.create_agent(agent_id)
+    agent = memanto.activate(agent_id)
+    ids = [agent.remember(f"Paged fact number {n}")["memory_id"] for n in range(3)]
+    for n in range(2):
+        agent.edit(ids[0], title=f"edited {n}")
+    assert [m["memory_id"] for m in agent.iter_all(limit=1)] == ids[::-1]
+    versions = list(agent.iter_history(ids[0], limit=1))
+    assert [v["version"] for v in versions] == [1, 2, 3]
+    entries = list(memanto.iter_memory_index(agent_id, limit=1))
+    assert sorted(e["memory_id"] for e in entries) == sorted(ids)

@@ -74,6 +74,17 @@ def _where(loc: object) -> list:
     return parts[1:] if parts[:1] in (["body"], ["query"], ["path"]) else parts
 
 
+def _pages(fetch: Callable[[str | None], dict], items: str) -> Iterator[dict]:
+    """The `items` of every page, following each page's `next_cursor` from the first."""
+    cursor = None
+    while True:
+        page = fetch(cursor)
+        yield from page[items]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return
+
+
 def _drop_none(values: dict) -> dict:
     return {k: v for k, v in values.items() if v is not None}
 
@@ -146,13 +157,7 @@ class Memanto:
 
     def iter_memory_index(self, agent_id: str, limit: int | None = None) -> Iterator[dict]:
         """Every entry of the agent's memory index, in the tree's order."""
-        cursor = None
-        while True:
-            page = self.memory_index(agent_id, cursor, limit)
-            yield from page["entries"]
-            cursor = page.get("next_cursor")
-            if not cursor:
-                return
+        return _pages(lambda cursor: self.memory_index(agent_id, cursor, limit), "entries")
 
     def export_page(self, agent_id: str, cursor: str | None = None, limit: int = 100) -> dict:
         """A page of active memories with what a restore needs (`total` on the first)."""
@@ -278,13 +283,7 @@ class AgentHandle:
 
     def iter_history(self, memory_id: str, limit: int | None = None) -> Iterator[dict]:
         """Every version of the memory, oldest first, following the cursor."""
-        cursor = None
-        while True:
-            page = self.history(memory_id, cursor, limit)
-            yield from page["versions"]
-            cursor = page.get("next_cursor")
-            if not cursor:
-                return
+        return _pages(lambda cursor: self.history(memory_id, cursor, limit), "versions")
 
     def recall(self, query: str, **filters: Any) -> dict:
         return self.call("POST", "recall", json=_drop_none({"query": query, **filters}))
@@ -306,13 +305,7 @@ class AgentHandle:
 
     def iter_all(self, **filters: Any) -> Iterator[dict]:
         """Every memory, newest first, following the cursor."""
-        cursor = None
-        while True:
-            page = self.all(cursor=cursor, **filters)
-            yield from page["memories"]
-            cursor = page["next_cursor"]
-            if not cursor:
-                return
+        return _pages(lambda cursor: self.all(cursor=cursor, **filters), "memories")
 
     def bootstrap(self) -> dict:
         return self.call("GET", "bootstrap")
