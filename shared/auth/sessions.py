@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from redis.asyncio import Redis
 
@@ -179,11 +179,8 @@ class SessionStore:
         ensure_live(claims, claims.session_id if ok else None)
         renewed = SessionClaims(claims.agent_id, claims.session_id, claims.namespace,
                                 time.time(), expires, float(record["started_at"]))
-        return previous, Session(claims.agent_id, claims.session_id,
-                                 float(record["started_at"]), expires,
-                                 int(record.get("memories_created", 0)),
-                                 token=self.signer.issue(renewed),
-                                 pattern=record.get("pattern") or None)
+        return previous, replace(_recorded(claims.agent_id, record), expires_at=expires,
+                                 token=self.signer.issue(renewed))
 
     async def renew(self, claims: SessionClaims) -> str | None:
         """MEMANTO's auto-renewal: a fresh token for a live session whose token ends within
