@@ -221,5 +221,5 @@ async def build(settings: Settings, vectorizer: Any = None) -> Services:
                          settings.swarm_max_ttl, settings.max_swarm_facts),
         user_memories=UserMemories(redis, memories, editor, agents),
         ltm=LongTermMemory(redis, memories, editor, agents),
-        eraser=Eraser(redis, agents, stm),
+        eraser=Eraser(redis, agents),
     )

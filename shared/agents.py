@@ -114,6 +114,12 @@ class AgentStore:
         memories stay where they are (MEMANTO keeps them as a backup) and an agent created
         again under the same id finds them."""
         await self.require(agent_id)
+        await self.remove(agent_id)
+        return await self.delete_memories(agent_id) if memories else 0
+
+    async def remove(self, agent_id: str) -> None:
+        """Remove the agent itself, its session, schedules, inbox and short-term memory
+        (whether or not the agent is still there); its memories are left as they are."""
         # The session goes first so that no write is accepted while the rest is removed.
         await self.redis.unlink(keys.session(agent_id), keys.agent(agent_id),
                                 keys.write_bucket(agent_id))
@@ -121,7 +127,6 @@ class AgentStore:
         # Its schedules stop firing, and its inbox goes with them.
         await ScheduleStore(self.redis).delete_all(agent_id)
         await self.stm.clear(agent_id)
-        return await self.delete_memories(agent_id) if memories else 0
 
     async def delete_memories(self, agent_id: str) -> int:
         """Remove every memory (queued, indexed or failed) and every earlier version and

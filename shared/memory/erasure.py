@@ -18,13 +18,11 @@ from typing import cast
 
 from redis.asyncio import Redis
 
-from memanto_redis.shared.agent_memory.stm import ShortTermMemory
 from memanto_redis.shared.agents import AgentStore
 from memanto_redis.shared.errors import InvalidInput, NotFound
 from memanto_redis.shared.infra import keys
 from memanto_redis.shared.infra.replies import text
 from memanto_redis.shared.memory.rules import AGENT_ID_RE, MEMORY_ID_RE, USER_ID_PATTERN
-from memanto_redis.shared.schedule.store import ScheduleStore
 
 # Stream entries read per round trip while looking for what to scrub.
 _STREAM_PAGE = 1000
@@ -48,11 +46,10 @@ def _glob(literal: str) -> str:
 
 
 class Eraser:
-    def __init__(self, redis: Redis, agents: AgentStore, stm: ShortTermMemory,
+    def __init__(self, redis: Redis, agents: AgentStore,
                  swarm_prefix: str = keys.SWARM_PREFIX) -> None:
         self.redis = redis
         self.agents = agents
-        self.stm = stm
         self.swarm_prefix = swarm_prefix
 
     async def purge_memory(self, agent_id: str, memory_id: str) -> Purged:
@@ -99,13 +96,8 @@ class Eraser:
             raise InvalidInput(f"{agent_id!r} is not an agent id",
                                [{"field": "agent_id", "message": "not an agent id",
                                  "type": "value_error"}])
-        # The session and profile go first so that no write is accepted meanwhile.
-        await self.redis.unlink(keys.session(agent_id), keys.agent(agent_id),
-                                keys.write_bucket(agent_id))
-        await self.redis.zrem(keys.AGENTS, agent_id)
+        await self.agents.remove(agent_id)  # its session first: no write is accepted meanwhile
         await self.redis.hdel(keys.QUOTA_OVERRIDES, agent_id)
-        await ScheduleStore(self.redis).delete_all(agent_id)
-        await self.stm.clear(agent_id)
         return await self._purge_space(agent_id, swarm=True)
 
     async def purge_user(self, user_id: str) -> Purged:
