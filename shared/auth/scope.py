@@ -15,12 +15,11 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from memanto_redis.shared.errors import Forbidden, InvalidInput
-from memanto_redis.shared.memory.rules import USER_ID_PATTERN
+from memanto_redis.shared.memory.rules import USER_ID_RE
 
 # An agent-id pattern: agent-id characters with `*` (any run) and `?` (one character)
 # wildcards; `[...]` classes are not taken, so a pattern reads the same everywhere.
 AGENT_PATTERN_RE = re.compile(r"^[A-Za-z0-9_.*?-]{1,64}$")
-USER_ID_RE = re.compile(USER_ID_PATTERN)
 MAX_PATTERNS = 100
 
 OUT_OF_SCOPE = "this API key's scope does not cover {what}"

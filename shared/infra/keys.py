@@ -103,7 +103,12 @@ def memory(agent_id: str, memory_id: str) -> str:
 def version(agent_id: str, memory_id: str, number: int) -> str:
     """Hash: a superseded version of a memory (with its vector), valid over
     [valid_from, valid_to); indexed, so that as-of recall can find it."""
-    return f"{VERSION_PREFIX}{{{agent_id}}}:{memory_id}:{number}"
+    return f"{versions_of(agent_id, memory_id)}{number}"
+
+
+def versions_of(agent_id: str, memory_id: str) -> str:
+    """What every version key of one memory begins with."""
+    return f"{VERSION_PREFIX}{{{agent_id}}}:{memory_id}:"
 
 
 def version_keys(agent_id: str) -> str:

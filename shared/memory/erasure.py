@@ -11,7 +11,6 @@ noted errors), and idempotency records that replay a write.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
@@ -22,12 +21,11 @@ from memanto_redis.shared.agents import AgentStore
 from memanto_redis.shared.errors import InvalidInput, NotFound
 from memanto_redis.shared.infra import keys
 from memanto_redis.shared.infra.replies import text
-from memanto_redis.shared.memory.rules import AGENT_ID_RE, MEMORY_ID_RE, USER_ID_PATTERN
+from memanto_redis.shared.memory.rules import AGENT_ID_RE, MEMORY_ID_RE, USER_ID_RE
 
 # Stream entries read per round trip while looking for what to scrub.
 _STREAM_PAGE = 1000
 _SCAN_PAGE = 500
-_USER_ID_RE = re.compile(USER_ID_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +55,7 @@ class Eraser:
         is left (never held, or purged already)."""
         if not MEMORY_ID_RE.match(memory_id):
             raise NotFound(f"memory {memory_id!r} not found")
-        prefix = f"{keys.VERSION_PREFIX}{{{agent_id}}}:{memory_id}:"
+        prefix = keys.versions_of(agent_id, memory_id)
         held = [keys.memory(agent_id, memory_id), keys.queued(agent_id, memory_id),
                 keys.tombstone(agent_id, memory_id)]
         versions = [name async for name in self.redis.sscan_iter(
@@ -102,7 +100,7 @@ class Eraser:
 
     async def purge_user(self, user_id: str) -> Purged:
         """Remove a user's own space of /memories memories (those written for no agent)."""
-        if not _USER_ID_RE.match(user_id):
+        if not USER_ID_RE.match(user_id):
             raise InvalidInput(f"{user_id!r} is not a user id",
                                [{"field": "user_id", "message": "not a user id",
                                  "type": "value_error"}])

@@ -22,6 +22,7 @@ MEMORY_ID_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 # A user or team id of the /memories dialect: anything printable but braces (which would
 # break the key's hash tag) and commas (the tag separator).
 USER_ID_PATTERN = r"^[^{},\x00-\x1f\x7f]{1,128}$"
+USER_ID_RE = re.compile(USER_ID_PATTERN)
 # Tags are stored in one RediSearch TAG field separated by commas; a control character can
 # never be queried.
 TAG_PATTERN = r"^[^,\x00-\x1f\x7f]+$"
