@@ -3,12 +3,12 @@ its times, its one-line description and metadata."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from memanto_redis.shared.infra.times import check_not_future, parse_time
-from memanto_redis.shared.memory.classify import classify
 from memanto_redis.shared.memory.fields import MemoryFields, json_size
 from memanto_redis.shared.memory.record import Draft
 from memanto_redis.shared.memory.rules import (
@@ -65,13 +65,11 @@ class ImportItem(MemoryFields):
             updated if updated is not None else created
 
     def draft(self) -> Draft:
+        """The remember fields' draft, with what an import carries beside them."""
         created, updated = self.times()
-        return Draft(content=self.content, type=self.type or classify(self.content),
-                     title=self.title,
-                     confidence=self.confidence, tags=self.tags, source=self.source,
-                     provenance=self.provenance, memory_id=self.memory_id,
-                     created_at=created, updated_at=updated,
-                     metadata=dict(self.metadata) if self.metadata else None)
+        return replace(super().draft(), memory_id=self.memory_id, created_at=created,
+                       updated_at=updated,
+                       metadata=dict(self.metadata) if self.metadata else None)
 
 
 class ImportIn(BaseModel):
