@@ -92,12 +92,13 @@ class PolicySweeper:
         self.page = page
 
     async def apply(self, agent_id: str, now: float, dry_run: bool = False,
-                    policy: MemoryPolicy | None = None) -> Report:
-        """Expire every active memory of the agent its policy says has had its time."""
+                    policy: MemoryPolicy | None = None, counted: bool = True) -> Report:
+        """Expire every active memory of the agent its policy says has had its time; with
+        `counted`, the report says how many were active and already expired before."""
         policy = policy or await self.policies.get(agent_id)
         report = Report(agent_id, dry_run, now)
-        report.scanned = await self._count(agent_id, "active")
-        report.already_expired = await self._count(agent_id, "expired")
+        if counted:
+            report.scanned, report.already_expired = await self._counts(agent_id)
         shortest = policy.shortest_window()
         if shortest is None:
             return report
@@ -137,7 +138,9 @@ class PolicySweeper:
         async for agent_id in self.policies.agents():
             policy = await self.policies.get(agent_id)
             if not policy.is_empty():
-                expired[agent_id] = (await self.apply(agent_id, now, policy=policy)).done
+                # Nobody reads the nightly sweep's counts: not taken.
+                report = await self.apply(agent_id, now, policy=policy, counted=False)
+                expired[agent_id] = report.done
         return expired
 
     async def _pages(self, agent_id: str, filters: Filters, status: str
@@ -152,11 +155,15 @@ class PolicySweeper:
                 return
             cursor = page.next_cursor
 
-    async def _count(self, agent_id: str, status: str) -> int:
-        indexed = await self.store.index.query(CountQuery(live_filter(agent_id, status)))
-        waiting = pending.matching(await pending.of_agent(self.store.redis, agent_id),
-                                   NO_FILTERS, status)
-        return cast(int, indexed) + len(waiting)
+    async def _counts(self, agent_id: str) -> tuple[int, int]:
+        """The agent's active and expired memories, indexed or waiting (read once)."""
+        waiting = await pending.of_agent(self.store.redis, agent_id)
+        counts = []
+        for status in ("active", "expired"):
+            indexed = await self.store.index.query(CountQuery(live_filter(agent_id, status)))
+            counts.append(cast(int, indexed) + len(pending.matching(waiting, NO_FILTERS,
+                                                                     status)))
+        return counts[0], counts[1]
 
     async def _expire(self, memory: Memory, reason: str) -> None:
         # Stamped with the rule that expired it (expired_by), as MEMANTO's sweep does.
