@@ -56,15 +56,11 @@ async def live_session(request: Request, claims: SessionClaims) -> SessionClaims
     header. A bad key changes nothing: the lapsed token is then refused as it would be."""
     if claims.expires_at > time.time():  # the hot path: a token in its time
         return claims
-    presented = api_key(request)
-    if presented is None:
-        return claims
-    svc = services(request)
     try:
-        key = await svc.api_keys.identify(presented)
+        key = await require_api_key(request)  # none sent, or not a key: refused below
     except MemantoError:
         return claims
-    session = await svc.sessions.recreate(claims, key)
+    session = await services(request).sessions.recreate(claims, key)
     if session is None or session.token is None:
         return claims
     hand_over(request, session.token)
